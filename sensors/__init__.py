@@ -1,1 +1,11 @@
-"""sensors package."""
+"""sensors: read robot logs (nuScenes, ROS bags, media files, the synthetic world) into time-aligned,
+calibrated :class:`Frame` records. Knows nothing of models or training."""
+from .base import SensorInfo, SensorLog
+from .errors import BadRecordError, IssueCounter, LogFormatError, MissingFileError, SensorLogError
+from .frame import AudioChunk, CameraImage, Frame, LidarSweep
+from .registry import READERS, detect_format, open_log
+
+__all__ = [
+    "AudioChunk", "BadRecordError", "CameraImage", "Frame", "IssueCounter", "LidarSweep", "LogFormatError",
+    "MissingFileError", "READERS", "SensorInfo", "SensorLog", "SensorLogError", "detect_format", "open_log",
+]
