@@ -79,6 +79,27 @@ def decode_image_file(path: Path, source: Optional[str] = None) -> np.ndarray:
         raise BadRecordError(source or str(path), f"cannot decode image ({type(e).__name__}: {e})", field="data") from e
 
 
+def _colormap_for(table_root: Path) -> Optional[dict]:
+    """devkit's class colour map extended to every category of the dataset.
+
+    devkit looks up a colour for each category when lidarseg is present and fails on names it does
+    not know (any non-nuScenes class list); give those a deterministic colour.
+    """
+    import json
+
+    from nuscenes.utils.color_map import get_colormap
+
+    path = table_root / "category.json"
+    if not (table_root / "lidarseg.json").is_file() or not path.is_file():
+        return None
+    cmap = dict(get_colormap())
+    for k, cat in enumerate(json.loads(path.read_text())):
+        if cat["name"] not in cmap:
+            rng = np.random.default_rng(k)
+            cmap[cat["name"]] = tuple(int(v) for v in rng.integers(0, 256, 3))
+    return cmap
+
+
 class NuScenesLog(SensorLog):
     """A nuScenes-format dataset as frames.
 
@@ -129,7 +150,8 @@ class NuScenesLog(SensorLog):
 
         try:
             with contextlib.redirect_stdout(io.StringIO()):
-                self.nusc = NuScenes(version=version, dataroot=str(root), verbose=verbose)
+                self.nusc = NuScenes(version=version, dataroot=str(root), verbose=verbose,
+                                     colormap=_colormap_for(root / version))
         except (AssertionError, KeyError, FileNotFoundError) as e:
             raise LogFormatError(f"{self.path}/{version}: nuscenes-devkit cannot load the tables "
                                  f"({type(e).__name__}: {e})") from e

@@ -41,8 +41,9 @@ Timestamps: ``builtin_interfaces/Time`` (``sec``, ``nanosec``) -> integer micros
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any
 
 import numpy as np
 
@@ -50,10 +51,10 @@ from .errors import BadRecordError
 
 __all__ = [
     "AUDIO_MSG_DEFINITIONS",
-    "AudioFormat",
     "IMAGE_ENCODINGS",
     "POINTFIELD_DTYPES",
     "SAMPLE_FORMATS",
+    "AudioFormat",
     "array_to_audio",
     "array_to_pointcloud2",
     "audio_to_array",
@@ -68,7 +69,7 @@ __all__ = [
     "us_to_stamp_ns",
 ]
 
-DtypeLike = Union[str, type, np.dtype]
+DtypeLike = str | type | np.dtype
 
 # --------------------------------------------------------------------------- helpers
 
@@ -141,7 +142,7 @@ _INTENSITY_NAMES = ("intensity", "i", "reflectivity")
 
 
 def pointcloud2_to_array(
-    msg: Any, source: str = "PointCloud2", index: Optional[int] = None
+    msg: Any, source: str = "PointCloud2", index: int | None = None
 ) -> tuple[np.ndarray, tuple[str, ...], int]:
     """Decode a ``sensor_msgs/PointCloud2`` into an ``(N, C) float32`` array.
 
@@ -277,12 +278,12 @@ def array_to_pointcloud2(
     frame_id: str,
     msg_types: Mapping[str, Any],
     *,
-    dtype: Union[DtypeLike, Mapping[str, DtypeLike]] = np.float32,
+    dtype: DtypeLike | Mapping[str, DtypeLike] = np.float32,
     is_bigendian: bool = False,
-    point_step: Optional[int] = None,
+    point_step: int | None = None,
     height: int = 1,
-    row_step: Optional[int] = None,
-    is_dense: Optional[bool] = None,
+    row_step: int | None = None,
+    is_dense: bool | None = None,
 ) -> Any:
     """Build a ``sensor_msgs/msg/PointCloud2`` (for tests and synthetic bags).
 
@@ -367,7 +368,7 @@ def array_to_pointcloud2(
 IMAGE_ENCODINGS: dict[str, int] = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1, "mono16": 2}
 
 
-def image_to_rgb(msg: Any, source: str = "Image", index: Optional[int] = None) -> np.ndarray:
+def image_to_rgb(msg: Any, source: str = "Image", index: int | None = None) -> np.ndarray:
     """Decode a ``sensor_msgs/Image`` into ``(H, W, 3) uint8`` RGB (a fresh, writable array).
 
     Encodings: ``rgb8``, ``bgr8``, ``rgba8``, ``bgra8`` (alpha dropped), ``mono8`` (gray
@@ -428,7 +429,7 @@ def rgb_to_image(
     msg_types: Mapping[str, Any],
     encoding: str = "rgb8",
     *,
-    step: Optional[int] = None,
+    step: int | None = None,
     is_bigendian: bool = False,
 ) -> Any:
     """Build a ``sensor_msgs/msg/Image`` from ``(H, W, 3) uint8`` RGB (for tests / synthetic bags).
@@ -480,7 +481,7 @@ def rgb_to_image(
 # --------------------------------------------------------------------------- CompressedImage
 
 
-def compressed_image_to_rgb(msg: Any, source: str = "CompressedImage", index: Optional[int] = None) -> np.ndarray:
+def compressed_image_to_rgb(msg: Any, source: str = "CompressedImage", index: int | None = None) -> np.ndarray:
     """Decode a ``sensor_msgs/CompressedImage`` (JPEG or PNG) into ``(H, W, 3) uint8`` RGB.
 
     ``format`` may be ``"jpeg"``, ``"png"`` or image_transport's ``"rgb8; jpeg compressed bgr8"``;
@@ -555,8 +556,8 @@ def rgb_to_compressed_image(
 
 
 def camera_info_to_calibration(
-    msg: Any, source: str = "CameraInfo", index: Optional[int] = None
-) -> tuple[np.ndarray, Optional[np.ndarray], tuple[int, int]]:
+    msg: Any, source: str = "CameraInfo", index: int | None = None
+) -> tuple[np.ndarray, np.ndarray | None, tuple[int, int]]:
     """Read intrinsics from ``sensor_msgs/CameraInfo``.
 
     Returns:
@@ -585,7 +586,7 @@ def camera_info_to_calibration(
     d_raw = getattr(msg, "d", None)
     if d_raw is None:
         d_raw = getattr(msg, "D", None)
-    dist: Optional[np.ndarray] = None
+    dist: np.ndarray | None = None
     if d_raw is not None:
         d = np.asarray(d_raw, dtype=np.float64).reshape(-1).copy()
         if d.size and d.any():
@@ -648,7 +649,7 @@ SAMPLE_FORMATS: dict[str, tuple[str, float, float]] = {
 _RAW_CODINGS = ("", "wave", "wav", "raw", "pcm")
 
 
-def _sample_spec(sample_format: str) -> Optional[tuple[str, float, float]]:
+def _sample_spec(sample_format: str) -> tuple[str, float, float] | None:
     return SAMPLE_FORMATS.get(str(sample_format).strip().upper())
 
 
@@ -679,7 +680,7 @@ class AudioFormat:
         return _sample_size(spec) * int(self.channels)
 
     @classmethod
-    def from_info_msg(cls, msg: Any, source: str = "AudioInfo", index: Optional[int] = None) -> "AudioFormat":
+    def from_info_msg(cls, msg: Any, source: str = "AudioInfo", index: int | None = None) -> AudioFormat:
         """From an ``audio_common_msgs/AudioInfo``; empty ``sample_format`` means ``S16LE``.
 
         Raises:
@@ -711,7 +712,7 @@ class AudioFormat:
         )
 
 
-def audio_to_array(msg: Any, fmt: AudioFormat, source: str = "audio", index: Optional[int] = None) -> np.ndarray:
+def audio_to_array(msg: Any, fmt: AudioFormat, source: str = "audio", index: int | None = None) -> np.ndarray:
     """Decode interleaved PCM of an ``AudioDataStamped`` (or bare ``AudioData``) message.
 
     Returns:
@@ -754,11 +755,11 @@ def audio_to_array(msg: Any, fmt: AudioFormat, source: str = "audio", index: Opt
         ints = np.where(ints >= 1 << 23, ints - (1 << 24), ints)
         values = ints.astype(np.float64)
     else:
-        values = np.frombuffer(data.tobytes() if not data.flags.c_contiguous else data, dtype=np.dtype(code))
+        values = np.frombuffer(data, dtype=np.dtype(code))
         if values.dtype.kind == "f":
             if not np.isfinite(values).all():
                 raise BadRecordError(source, "non-finite float samples", index, "data")
-            return np.clip(values.reshape(-1, channels).T, -1.0, 1.0).astype(np.float32)
+            return np.ascontiguousarray(np.clip(values.reshape(-1, channels).T, -1.0, 1.0), dtype=np.float32)
         values = values.astype(np.float64)
     out = (values - offset) / scale
     return np.ascontiguousarray(out.reshape(-1, channels).T, dtype=np.float32)

@@ -23,7 +23,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from ..frame import CameraImage, Frame, LidarSweep
-from ..geometry import invert, make_transform, transform_from_quat
+from ..geometry import make_transform, transform_from_quat
 from .raycast import cast_rays
 from .scene import CAR, CLASS_NAMES, NO_HIT, SKY, Scene, make_scene, surface_albedo
 
@@ -288,5 +288,5 @@ def make_demo_drive(
 __all__ = [
     "CAMERA_NAMES", "CAMERA_RIG", "LIDAR_FIELDS", "LIDAR_NAME", "SUN_DIRECTION", "T_EGO_FROM_LIDAR",
     "DemoTrajectory", "camera_intrinsics", "demo_scene", "demo_trajectory", "make_demo_drive",
-    "render_camera", "scan_lidar", "T_ego_from_camera", "invert",
+    "render_camera", "scan_lidar", "T_ego_from_camera",
 ]

@@ -38,6 +38,29 @@ class Hits(NamedTuple):
             return np.asarray(origins, dtype=np.float64) + self.distance[:, None] * directions
 
 
+def _azimuth_window(az_order: np.ndarray, az_sorted: np.ndarray, u: np.ndarray, sin_half: float,
+                    cos_half: float) -> np.ndarray | None:
+    """Indices of the rays whose azimuth lies within the azimuth extent of the cone around unit ``u``
+    with half-angle ``asin(sin_half)``; None when the cone contains a pole (every azimuth)."""
+    cos_el = float(np.hypot(u[0], u[1]))
+    # The cone reaches a pole when its half-angle exceeds the angle between u and the z axis.
+    if cos_el <= sin_half + 1e-6:
+        return None
+    half = np.arcsin(min(1.0, sin_half / cos_el)) + 1e-6
+    if half >= np.pi:
+        return None
+    centre = np.arctan2(u[1], u[0])
+    lo, hi = centre - half, centre + half
+    parts = []
+    for a, b in ((lo, hi), (lo + 2 * np.pi, hi + 2 * np.pi), (lo - 2 * np.pi, hi - 2 * np.pi)):
+        i0, i1 = np.searchsorted(az_sorted, [a, b])
+        if i1 > i0:
+            parts.append(az_order[i0:i1])
+    if not parts:
+        return az_order[:0]
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
 def cast_rays(scene: Scene, origins: np.ndarray, directions: np.ndarray, max_distance: float = np.inf) -> Hits:
     """Nearest hit of each ray with the ground plane ``z = 0`` and the scene's boxes.
 
@@ -86,6 +109,11 @@ def cast_rays(scene: Scene, origins: np.ndarray, directions: np.ndarray, max_dis
         dist_c = np.maximum(dist_c - spread, 0.0)
     order = np.argsort(dist_c - radii, kind="stable")
     all_rays = np.arange(n)
+    if shared:
+        # Rays sorted by azimuth about world z: a box's cone maps to one or two contiguous runs.
+        ray_az = np.arctan2(d[:, 1], d[:, 0])
+        az_order = np.argsort(ray_az, kind="stable")
+        az_sorted = ray_az[az_order]
 
     for b in order:
         r = radii[b]
@@ -96,9 +124,13 @@ def cast_rays(scene: Scene, origins: np.ndarray, directions: np.ndarray, max_dis
             v = c - o
             dv = float(np.linalg.norm(v))
             if dv > r:
-                cos_half = np.sqrt(max(0.0, 1.0 - (r / dv) ** 2))
-                cand = (d @ (v / dv) >= cos_half - 1e-9) & (best > dv - r)
-                idx = np.flatnonzero(cand)
+                u = v / dv
+                sin_half = r / dv
+                cos_half = np.sqrt(max(0.0, 1.0 - sin_half**2))
+                idx = _azimuth_window(az_order, az_sorted, u, sin_half, cos_half)
+                if idx is None:
+                    idx = all_rays
+                idx = idx[(d[idx] @ u >= cos_half - 1e-9) & (best[idx] > dv - r)]
             else:
                 idx = all_rays[best > 0]
         else:

@@ -1,0 +1,1 @@
+"""Pictures of logs and of what encoders learned."""
