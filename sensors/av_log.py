@@ -59,6 +59,7 @@ AUDIO = "audio"
 _AUDIO_SEEK_MARGIN_S = 0.5  # decode this much audio before a random-access target (codec warm-up)
 _AUDIO_RESYNC_S = 0.05  # a timestamp jump larger than this is a real gap/overlap, not jitter
 _AUDIO_MAX_FORWARD_S = 2.0  # read forward instead of seeking when the target is at most this far ahead
+_AUDIO_ANCHOR_FRAMES = 8  # frames whose timestamps place the audio after a (re)start
 
 
 def _ffmpeg_reason(err: BaseException) -> str:
@@ -151,10 +152,11 @@ class _AudioCursor:
     """Decodes + resamples the audio stream forward into a buffer of output samples.
 
     Output samples are addressed by their index ``s`` at the output rate, ``s = 0`` at the time origin
-    (``start_us``). Placement: the first frame decoded after a (re)seek anchors the buffer at its
-    ``pts``; later samples are counted contiguously (container timestamps jitter, e.g. webm's 1 ms
-    ticks); a jump of more than ``_AUDIO_RESYNC_S`` against the running count is a real gap (filled
-    with zeros) or overlap (the buffer tail is dropped), both counted in ``issues``.
+    (``start_us``). Placement: the first frames decoded after a (re)seek anchor the buffer (median of
+    their ``pts`` against the sample count, see :meth:`_anchor`); later samples are counted
+    contiguously (container timestamps jitter, e.g. webm's 1 ms ticks); a timestamp jump of more
+    than ``_AUDIO_RESYNC_S`` against the running count is a real gap (filled with zeros) or overlap
+    (the buffer tail is dropped), counted once each in ``issues`` (``audio_gap`` / ``audio_overlap``).
     """
 
     def __init__(self, log: AVClipLog, container: Any = None):
@@ -169,6 +171,7 @@ class _AudioCursor:
         self.buf_len = 0
         self.eof = True
         self.started = False
+        self.prebuf: list[Any] = []  # first frames after a (re)start, held until they are anchored
         self.expected_s = 0.0  # source time (s, origin-relative) of the next source sample
         self.resampler: Any = None
         self.packets: Any = None
@@ -190,6 +193,7 @@ class _AudioCursor:
         self.resampler = av.AudioResampler(format="fltp", layout=self.layout, rate=self.rate)
         self.chunks, self.buf_len, self.buf_start = [], 0, 0
         self.started = False
+        self.prebuf = []
         self.eof = False
         self.errors = []
 
@@ -206,31 +210,66 @@ class _AudioCursor:
         self._append(self.resampler.resample(None))
         self.resampler = av.AudioResampler(format="fltp", layout=self.layout, rate=self.rate)
 
+    def _time_s(self, frame: Any) -> float | None:
+        return None if frame.pts is None else float(frame.pts * self.tb) - self.log._origin_s
+
     def _add_source_frame(self, frame: Any) -> None:
-        rate = frame.sample_rate
-        out_rate = self.rate or rate
-        t = float(frame.pts * self.tb) - self.log._origin_s if frame.pts is not None else None
-        if not self.started:
-            if t is None:
-                t = 0.0
-            self.buf_start = round(t * out_rate)
-            self.expected_s = t
-            self.started = True
-        elif t is not None and abs(t - self.expected_s) > _AUDIO_RESYNC_S:
+        if self.started:
+            self._place(frame)
+            return
+        self.prebuf.append(frame)
+        if len(self.prebuf) >= _AUDIO_ANCHOR_FRAMES:
+            self._anchor()
+
+    def _anchor(self) -> None:
+        """Place the first decoded frames: median of ``pts - running sample count`` over them.
+
+        One frame's timestamp can be off by several ms (webm stores ms ticks, some muxers jitter);
+        the median of the first ``_AUDIO_ANCHOR_FRAMES`` (up to the first real gap) is not, so a
+        random-access read and a sequential read place the samples alike.
+        """
+        frames, self.prebuf = self.prebuf, []
+        if not frames:
+            return
+        offsets: list[float] = []
+        cum = 0.0
+        for f in frames:
+            t = self._time_s(f)
+            if t is not None:
+                if offsets and abs((t - cum) - offsets[0]) > _AUDIO_RESYNC_S:
+                    break  # a real gap: anchor on the segment before it, _place() handles the rest
+                offsets.append(t - cum)
+            cum += f.samples / float(f.sample_rate)
+        anchor = float(np.median(offsets)) if offsets else 0.0
+        self.buf_start = round(anchor * self.rate)
+        self.expected_s = anchor
+        self.started = True
+        for f in frames:
+            self._place(f)
+
+    def _place(self, frame: Any) -> None:
+        t = self._time_s(frame)
+        if t is not None and abs(t - self.expected_s) > _AUDIO_RESYNC_S:
             self._new_resampler()
-            target = round(t * out_rate)
+            target = round(t * self.rate)
+            key = (target, self.buf_end)
+            seen = key in self.log._resyncs
+            self.log._resyncs.add(key)
             if target > self.buf_end:
                 n = target - self.buf_end
                 self.chunks.append(np.zeros((self.log._out_channels, n), np.float32))
                 self.buf_len += n
-                self.log.issues.add("audio_gap", 1, f"{self.log.path}: audio gap of {n / out_rate:.3f} s "
-                                    f"at {t:.3f} s filled with silence")
+                if not seen:
+                    self.log.issues.add("audio_gap", 1, f"{self.log.path}: audio timestamps jump {n / self.rate:.3f} s "
+                                        f"ahead at {t:.3f} s; the gap is filled with silence")
             else:
                 self._drop_tail(self.buf_end - target)
-                self.log.issues.add("audio_overlap", 1, f"{self.log.path}: audio overlap at {t:.3f} s, "
-                                    "earlier samples replaced")
+                if not seen:
+                    self.log.issues.add("audio_overlap", 1, f"{self.log.path}: audio timestamps jump back "
+                                        f"{(self.buf_end - target) / self.rate:.3f} s at {t:.3f} s; "
+                                        "the overlapped samples are replaced")
             self.expected_s = t
-        self.expected_s += frame.samples / float(rate)
+        self.expected_s += frame.samples / float(frame.sample_rate)
         self._append(self.resampler.resample(frame))
 
     def _drop_tail(self, n: int) -> None:
@@ -255,6 +294,7 @@ class _AudioCursor:
                 self.errors.append(f"cannot read further audio packets: {_ffmpeg_reason(err)}")
                 packet = None
             if packet is None:
+                self._anchor()
                 self._append(self.resampler.resample(None))
                 self.eof = True
                 break
@@ -358,6 +398,7 @@ class AVClipLog(SensorLog):
         self.load_audio = bool(load_audio)
         self.hfov_deg = float(hfov_deg)
         self._video: _VideoCursor | None = None
+        self._resyncs: set[tuple[int, int]] = set()  # audio gaps/overlaps already counted
         self._audio: _AudioCursor | None = None
         if not os.path.isfile(self.path):
             raise MissingFileError(self.path, "media file does not exist" if not os.path.exists(self.path)
@@ -395,6 +436,7 @@ class AVClipLog(SensorLog):
         vkey: list[int] = []
         apts: list[int] = []
         adur: list[int] = []
+        vcorrupt: set[int] = set()
         no_ts = corrupt = 0
         streams = [s for s in (vs, as_) if s is not None]
         packets = container.demux(*streams)
@@ -417,6 +459,8 @@ class AVClipLog(SensorLog):
                 continue
             corrupt += bool(packet.is_corrupt)
             if vs is not None and packet.stream_index == vs.index:
+                if packet.is_corrupt:
+                    vcorrupt.add(ts)
                 vpts.append(ts)
                 vdur.append(packet.duration or 0)
                 if packet.is_keyframe:
@@ -445,6 +489,7 @@ class AVClipLog(SensorLog):
             vp, vd = vp[keep], vd[keep]
         self._vpts_all = vp
         self._keyframes = sorted(set(vkey))
+        self._corrupt_pts = vcorrupt
 
         if vs is not None:
             self._vtb = Fraction(vs.time_base)
@@ -711,6 +756,8 @@ class AVClipLog(SensorLog):
                     item = cur.next_frame()
                     if item is None:
                         err = cur.errors.get(pts) or next(iter(cur.errors.values()), None)
+                        if err is None and pts in self._corrupt_pts:
+                            err = "the demuxer flagged this packet corrupt (truncated file?)"
                         reason = f"the decoder reached the end of the stream without a frame at pts={pts}" + (
                             f" ({err})" if err else "")
                         if pts in cur.errors:
@@ -727,7 +774,8 @@ class AVClipLog(SensorLog):
                     cur.pending = frame
                     if pts in cur.errors:
                         raise bad(f"frame pts={pts} failed to decode: {cur.errors[pts]}")
-                    reason = f"the decoder produced no frame at pts={pts} (next frame pts={fpts})"
+                    reason = f"the decoder produced no frame at pts={pts} (next frame pts={fpts})" + (
+                        "; the demuxer flagged this packet corrupt" if pts in self._corrupt_pts else "")
                     break
         except av.FFmpegError as err:
             self._drop_video()

@@ -46,9 +46,9 @@ OTHER_KINDS = {
     "geometry_msgs/msg/PoseStamped": "pose", "geometry_msgs/msg/PoseWithCovarianceStamped": "pose",
     TF: "calibration", CAMERA_INFO: "calibration", AUDIO_INFO: "calibration",
 }
-# Topic suffixes that name an image stream rather than the camera: stripped to name the sensor.
+# Topic suffixes that name a stream rather than the sensor (image_raw, compressed, audio): stripped to name it.
 _IMAGE_SUFFIX = re.compile(r"(/(image(_raw|_rect|_rect_color|_color|_mono|_rect_compressed)?|compressed|"
-                           r"compressedDepth))+$")
+                           r"compressedDepth|audio|audio_stamped))+$")
 SUPPORTED_STORAGE = ("a rosbag2 folder (metadata.yaml)", ".db3", ".mcap", ".bag (ROS 1)")
 
 

@@ -75,6 +75,14 @@ def test_different_seed_gives_different_scene_and_data():
     assert not np.array_equal(a[0].cameras["CAM_FRONT"].image, b[0].cameras["CAM_FRONT"].image)
 
 
+def test_camera_subset_and_unknown_camera():
+    frames = make_demo_drive(1, seed=2, image_wh=(32, 18), lidar_beams=8, lidar_azimuth_steps=64,
+                             cameras=("CAM_BACK",))
+    assert list(frames[0].cameras) == ["CAM_BACK"] and frames[0].cameras["CAM_BACK"].image.shape == (18, 32, 3)
+    with pytest.raises(ValueError, match="CAM_TOP"):
+        make_demo_drive(1, cameras=("CAM_TOP",))
+
+
 def test_longer_street_only_appends_objects():
     short, long_ = make_scene(5, x_range=(-60.0, 100.0)), make_scene(5, x_range=(-60.0, 200.0))
     assert len(long_) > len(short)
@@ -251,27 +259,29 @@ def test_render_ground_truth_is_consistent(drive, scene):
 # --- the key check: LiDAR labels agree with camera ground truth --------------------------------------------
 
 def _agreement(sweep, cam, cls, depth, tol=0.3):
+    """(points the camera sees unoccluded, of which on a pixel of their class, of which within 5 cm)."""
     uv, d, inside = project_lidar_to_camera(sweep, cam)
     px = np.floor(uv[inside]).astype(int)
-    cam_depth = depth[px[:, 1], px[:, 0]]
-    visible = np.abs(d[inside] - cam_depth) < tol
+    residual = np.abs(d[inside] - depth[px[:, 1], px[:, 0]])
+    visible = residual < tol
     same = sweep.labels[inside][visible] == cls[px[visible, 1], px[visible, 0]]
-    return int(visible.sum()), int(same.sum())
+    return int(visible.sum()), int(same.sum()), int((residual < 0.05).sum())
 
 
 @pytest.mark.parametrize("frame_index", [0, N_FRAMES - 1])
 def test_lidar_labels_match_camera_ground_truth(drive, scene, frame_index):
     frame = drive[frame_index]
     sweep = frame.lidars["LIDAR_TOP"]
-    visible_total, visible_no_motion = 0, 0
+    tight, tight_no_motion = 0, 0
     for name, cam in frame.cameras.items():
         _, cls, depth = render_camera(scene, _camera_pose(cam), cam.K, cam.size_wh)
-        visible, same = _agreement(sweep, cam, cls, depth)
+        visible, same, close = _agreement(sweep, cam, cls, depth)
         assert visible > 1000, name  # the check is not vacuous
         assert same / visible >= 0.95, (name, same / visible)
-        visible_total += visible
-        # Ignoring the ego motion between lidar and camera time misplaces points: fewer depth matches.
+        tight += close
+        # Ignoring the ego motion between lidar and camera time misplaces points by up to ~0.3 m:
+        # far fewer land within 5 cm of the camera's depth.
         still = copy.copy(cam)
         still.T_world_from_ego = None
-        visible_no_motion += _agreement(sweep, still, cls, depth)[0]
-    assert visible_total > 1.05 * visible_no_motion
+        tight_no_motion += _agreement(sweep, still, cls, depth)[2]
+    assert tight > 1.1 * tight_no_motion, (tight, tight_no_motion)

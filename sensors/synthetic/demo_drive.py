@@ -16,8 +16,8 @@ and :func:`scan_lidar` run on :func:`demo_scene` at the sensor's pose.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 import numpy as np
 from scipy.spatial.transform import Rotation
@@ -126,7 +126,7 @@ def scan_lidar(
     max_range: float = 70.0,
     min_range: float = 1.0,
     range_noise_m: float = 0.02,
-    rng: Optional[np.random.Generator] = None,
+    rng: np.random.Generator | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One spinning-LiDAR sweep from a fixed pose (no motion during the sweep).
 
@@ -241,7 +241,7 @@ def make_demo_drive(
     lidar_azimuth_steps: int = 1024,
     start_us: int = 1_700_000_000_000_000,
     cameras: Sequence[str] = CAMERA_NAMES,
-    scene: Optional[Scene] = None,
+    scene: Scene | None = None,
 ) -> list[Frame]:
     """A deterministic drive of ``n_frames`` LiDAR frames (20 Hz) with camera images.
 
@@ -286,7 +286,18 @@ def make_demo_drive(
 
 
 __all__ = [
-    "CAMERA_NAMES", "CAMERA_RIG", "LIDAR_FIELDS", "LIDAR_NAME", "SUN_DIRECTION", "T_EGO_FROM_LIDAR",
-    "DemoTrajectory", "camera_intrinsics", "demo_scene", "demo_trajectory", "make_demo_drive",
-    "render_camera", "scan_lidar", "T_ego_from_camera",
+    "CAMERA_NAMES",
+    "CAMERA_RIG",
+    "LIDAR_FIELDS",
+    "LIDAR_NAME",
+    "SUN_DIRECTION",
+    "T_EGO_FROM_LIDAR",
+    "DemoTrajectory",
+    "T_ego_from_camera",
+    "camera_intrinsics",
+    "demo_scene",
+    "demo_trajectory",
+    "make_demo_drive",
+    "render_camera",
+    "scan_lidar",
 ]
