@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from sensors.nuscenes_tables import write_frames_as_nuscenes
-from sensors.synthetic import CLASS_NAMES, make_demo_drive
+from sensors.synthetic import NUSCENES_CATEGORIES, make_demo_drive
 
 DEMO_VERSION = "v1.0-demo"
 
@@ -24,6 +24,6 @@ def write_demo_log(out_dir: str | os.PathLike = "runs/demo_log", n_frames: int =
         return out
     frames = make_demo_drive(n_frames=n_frames, seed=seed)
     write_frames_as_nuscenes(frames, out, DEMO_VERSION, scene_name=f"demo-seed{seed}", log_name="demo",
-                             class_names=CLASS_NAMES)
+                             class_names=NUSCENES_CATEGORIES)
     stamp.write_text(wanted)
     return out

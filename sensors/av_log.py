@@ -95,7 +95,7 @@ class _VideoCursor:
         self.container = av.open(path)
         self.stream = self.container.streams[stream_index]
         self.stream.thread_type = "AUTO"
-        self.frames: Iterator[tuple[Any, int | None, str | None]] | None = None
+        self.frames: Iterator[Any] | None = None  # decoded frames, presentation order
         self.last_pts: int | None = None  # pts of the last frame taken from ``frames``
         self.pending: Any | None = None  # a frame decoded past a missing target, kept for the next call
         self.errors: dict[int | None, str] = {}  # decode errors since the last seek, by packet pts
@@ -107,8 +107,8 @@ class _VideoCursor:
         self.pending = None
         self.errors = {}
 
-    def _decode(self) -> Iterator[tuple[Any, int | None, str | None]]:
-        """Yields ``(frame, pts, None)``; a packet that fails to decode is recorded and skipped."""
+    def _decode(self) -> Iterator[Any]:
+        """Yields decoded frames; a packet that fails to decode is recorded in ``errors`` and skipped."""
         packets = self.container.demux(self.stream)
         while True:
             try:
@@ -125,19 +125,15 @@ class _VideoCursor:
             except av.FFmpegError as err:
                 self.errors[packet.pts if packet.pts is not None else packet.dts] = _ffmpeg_reason(err)
                 continue
-            for frame in decoded:
-                pts = frame.pts if frame.pts is not None else frame.dts
-                yield frame, pts, None
+            yield from decoded
 
     def next_frame(self) -> tuple[Any, int | None] | None:
         if self.pending is not None:
             frame, self.pending = self.pending, None
         else:
-            assert self.frames is not None
-            item = next(self.frames, None)
-            if item is None:
+            frame = next(self.frames, None) if self.frames is not None else None
+            if frame is None:
                 return None
-            frame = item[0]
         pts = frame.pts if frame.pts is not None else frame.dts
         self.last_pts = pts
         return frame, pts

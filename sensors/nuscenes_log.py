@@ -180,6 +180,8 @@ class NuScenesLog(SensorLog):
             raise LogFormatError(f"{self.path}/{version}: none of the scenes {sorted(wanted)} exist")
 
         self._sd_channel = {sd["token"]: sd["channel"] for sd in nusc.sample_data}
+        # lidarseg records by sample_data token (nuScenes uses that as their own token; not all datasets do).
+        self._lidarseg = {r["sample_data_token"]: r for r in getattr(nusc, "lidarseg", [])}
         # Frame index: (timestamp_us, sample token, lidar sd token, {camera: sd token}).
         self._frames: list[tuple[int, str, str, dict[str, str]]] = []
         self.sync = SyncReport(reference=lidar or "sample", tolerance_us=self.tolerance_us)
@@ -317,11 +319,8 @@ class NuScenesLog(SensorLog):
         path = self._file(sd)
         pts = read_pcd_bin(path, self.point_dims)
         labels = None
-        if getattr(self.nusc, "lidarseg", None) and sd["is_key_frame"]:
-            try:
-                rec = self.nusc.get("lidarseg", sd_token)
-            except KeyError:
-                rec = None
+        if self._lidarseg and sd["is_key_frame"]:
+            rec = self._lidarseg.get(sd_token)
             if rec is not None:
                 lpath = safe_data_path(self.nusc.dataroot, rec["filename"], "lidarseg", rec["token"])
                 if not lpath.is_file():

@@ -15,7 +15,7 @@ import hashlib
 import io
 import os
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 from PIL import Image
@@ -153,7 +153,7 @@ class NuScenesTableWriter:
         return tok
 
     def add_lidarseg(self, sample_data_token: str, filename: str) -> str:
-        tok = self.token("lidarseg")
+        tok = sample_data_token  # nuScenes keys lidarseg records by their sample_data token
         self.lidarseg.append({"token": tok, "sample_data_token": sample_data_token, "filename": filename})
         return tok
 
@@ -187,7 +187,7 @@ class NuScenesTableWriter:
 def write_frames_as_nuscenes(
     frames: Iterable[Frame], dataroot: str | os.PathLike, version: str = "v1.0-mini", *,
     scene_name: str = "scene-0001", log_name: str = "multimodal-log", location: str = "synthetic",
-    keyframe_every: int = 1, class_names: Optional[Sequence[str]] = None, jpeg_quality: int = 95,
+    keyframe_every: int = 1, class_names: Optional[Sequence[str] | Mapping[int, str]] = None, jpeg_quality: int = 95,
     writer: Optional[NuScenesTableWriter] = None, finish: bool = True,
 ) -> NuScenesTableWriter:
     """Save frames as one nuScenes scene: sensor files plus tables.
@@ -195,16 +195,28 @@ def write_frames_as_nuscenes(
     Every ``keyframe_every``-th frame becomes a sample (keyframe, files under ``samples/``); the
     others are sweeps (``sweeps/``) attached to the latest sample. LiDAR sweeps are written as
     ``.pcd.bin`` float32 with 5 columns (x, y, z, intensity, ring; ring 0 when absent); cameras as
-    JPEG; per-point labels as lidarseg ``.bin`` (uint8), which needs ``class_names`` (index = id).
+    JPEG; per-point labels as lidarseg ``.bin`` (uint8), which needs ``class_names``: a sequence
+    (position = label id) or a mapping label id -> name. Names must be nuScenes lidarseg category
+    names (``vehicle.car``, ``flat.driveable_surface`` ...): devkit refuses lidarseg categories it
+    has no colour for.
 
     Pass ``writer`` and ``finish=False`` to add several scenes to one dataset, then call
     ``writer.write()``.
     """
     root = Path(dataroot)
     w = writer or NuScenesTableWriter(root, version, namespace=f"{log_name}/{scene_name}")
-    if class_names is not None and not w.tables["category"]:
-        for i, name in enumerate(class_names):
-            w.add_category(name, index=i)
+    categories: dict[int, str] = {}
+    if class_names is not None:
+        categories = dict(class_names.items()) if isinstance(class_names, Mapping) else dict(enumerate(class_names))
+        from nuscenes.utils.color_map import get_colormap
+
+        unknown = sorted(set(categories.values()) - set(get_colormap()))
+        if unknown:
+            raise ValueError(f"class names {unknown} are not nuScenes lidarseg categories, which devkit needs; "
+                             f"map them to names among {sorted(get_colormap())}")
+        if not w.tables["category"]:
+            for i, name in sorted(categories.items()):
+                w.add_category(name, index=i)
     log_tok = w.add_log(logfile=log_name, vehicle="multimodal", location=location)
     scene_tok = w.add_scene(log_tok, scene_name)
     calib: dict[tuple, str] = {}
@@ -225,8 +237,11 @@ def write_frames_as_nuscenes(
             atomic_write_bytes(root / fname, pts.tobytes())
             sd = w.add_sample_data(sample_tok, name, ep, cs, sweep.timestamp_us, fname, key, fileformat="pcd")
             if sweep.labels is not None and key:
-                if class_names is None:
+                if not categories:
                     raise ValueError(f"frame {i} sensor {name}: per-point labels need class_names for lidarseg")
+                stray = set(np.unique(sweep.labels).tolist()) - set(categories)
+                if stray:
+                    raise ValueError(f"frame {i} sensor {name}: label ids {sorted(stray)} have no class name")
                 lname = f"lidarseg/{version}/{sd}_lidarseg.bin"
                 atomic_write_bytes(root / lname, np.asarray(sweep.labels, dtype=np.uint8).tobytes())
                 w.add_lidarseg(sd, lname)

@@ -19,10 +19,10 @@ from .demo_drive import (
     scan_lidar,
 )
 from .raycast import Hits, cast_rays
-from .scene import CLASS_NAMES, GROUND, NO_HIT, Scene, make_scene, surface_albedo
+from .scene import CLASS_NAMES, GROUND, NUSCENES_CATEGORIES, NO_HIT, Scene, make_scene, surface_albedo
 
 __all__ = [
-    "CAMERA_NAMES", "CAMERA_RIG", "CLASS_NAMES", "GROUND", "LIDAR_FIELDS", "LIDAR_NAME", "NO_HIT",
+    "CAMERA_NAMES", "CAMERA_RIG", "CLASS_NAMES", "GROUND", "LIDAR_FIELDS", "LIDAR_NAME", "NO_HIT", "NUSCENES_CATEGORIES",
     "T_EGO_FROM_LIDAR", "DemoTrajectory", "Hits", "Scene", "T_ego_from_camera", "camera_intrinsics",
     "cast_rays", "demo_scene", "demo_trajectory", "make_demo_drive", "make_scene", "render_camera",
     "scan_lidar", "surface_albedo",

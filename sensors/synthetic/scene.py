@@ -17,6 +17,12 @@ import numpy as np
 
 CLASS_NAMES: tuple[str, ...] = ("noise", "road", "sidewalk", "building", "car", "pole", "vegetation", "sky")
 """Class id -> name. 0 (``noise``) is the ignore class; ``sky`` only occurs in camera ground truth."""
+# The same classes as nuScenes lidarseg categories (what the nuScenes writer stores). "sky" is never
+# hit by the LiDAR, so it has no lidarseg category.
+NUSCENES_CATEGORIES = {
+    0: "noise", 1: "flat.driveable_surface", 2: "flat.sidewalk", 3: "static.manmade", 4: "vehicle.car",
+    5: "static.other", 6: "static.vegetation",
+}
 
 NOISE, ROAD, SIDEWALK, BUILDING, CAR, POLE, VEGETATION, SKY = range(len(CLASS_NAMES))
 
