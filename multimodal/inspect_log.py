@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any, Optional
+from typing import Any
 
 from sensors.base import SensorLog
 
 
-def check_frames(log: SensorLog, show_progress: bool = True, limit: Optional[int] = None) -> dict[str, Any]:
+def check_frames(log: SensorLog, show_progress: bool = True, limit: int | None = None) -> dict[str, Any]:
     """Decode every frame (or the first ``limit``) so bad records are found and counted.
 
     Returns counts of frames read and of sensors per frame; the log's ``issues`` then hold the
@@ -27,7 +27,7 @@ def check_frames(log: SensorLog, show_progress: bool = True, limit: Optional[int
     return {"frames_decoded": n, "sensor_messages_decoded": per_sensor}
 
 
-def _time(us: Optional[int]) -> str:
+def _time(us: int | None) -> str:
     if us is None:
         return "-"
     return _dt.datetime.fromtimestamp(us / 1e6, tz=_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"

@@ -6,6 +6,18 @@ from .frame import AudioChunk, CameraImage, Frame, LidarSweep
 from .registry import READERS, detect_format, open_log
 
 __all__ = [
-    "AudioChunk", "BadRecordError", "CameraImage", "Frame", "IssueCounter", "LidarSweep", "LogFormatError",
-    "MissingFileError", "READERS", "SensorInfo", "SensorLog", "SensorLogError", "detect_format", "open_log",
+    "READERS",
+    "AudioChunk",
+    "BadRecordError",
+    "CameraImage",
+    "Frame",
+    "IssueCounter",
+    "LidarSweep",
+    "LogFormatError",
+    "MissingFileError",
+    "SensorInfo",
+    "SensorLog",
+    "SensorLogError",
+    "detect_format",
+    "open_log",
 ]

@@ -236,7 +236,7 @@ class _AudioCursor:
                     break  # a real gap: anchor on the segment before it, _place() handles the rest
                 offsets.append(t - cum)
             cum += f.samples / float(f.sample_rate)
-        anchor = float(np.median(offsets)) if offsets else 0.0
+        anchor = offsets[0] if offsets else 0.0
         self.buf_start = round(anchor * self.rate)
         self.expected_s = anchor
         self.started = True

@@ -9,8 +9,8 @@ sensor timestamp. Messages are logged at their header stamps.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
@@ -55,8 +55,14 @@ def write_frames_as_rosbag(frames: Iterable[Frame], path: str | os.PathLike, *, 
     from rosbags.rosbag2 import StoragePlugin, Writer
     from rosbags.typesys import Stores, get_typestore
 
-    from .ros_messages import (AudioFormat, array_to_audio, array_to_pointcloud2, register_audio_types,
-                               rgb_to_compressed_image, rgb_to_image)
+    from .ros_messages import (
+        AudioFormat,
+        array_to_audio,
+        array_to_pointcloud2,
+        register_audio_types,
+        rgb_to_compressed_image,
+        rgb_to_image,
+    )
 
     ts = get_typestore(Stores.ROS2_HUMBLE)
     register_audio_types(ts)

@@ -6,8 +6,8 @@ sensor data when a frame is asked for, so a 300 GB dataset opens in seconds.
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator, Optional
 
 from .errors import IssueCounter
 from .frame import Frame
@@ -33,8 +33,8 @@ class SensorInfo:
     kind: str
     source: str
     count: int
-    first_us: Optional[int] = None
-    last_us: Optional[int] = None
+    first_us: int | None = None
+    last_us: int | None = None
     msgtype: str = ""
 
     @property
@@ -62,7 +62,7 @@ class SensorLog(abc.ABC):
     path: str
     format: str
     issues: IssueCounter
-    sync: Optional[SyncReport] = None
+    sync: SyncReport | None = None
     notes: list[str]
 
     @property

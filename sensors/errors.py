@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Optional
 
 log = logging.getLogger("sensors")
 
@@ -32,7 +31,7 @@ class BadRecordError(SensorLogError, ValueError):
         field: the offending field (``row_step``, ``encoding``, ``filename`` ...), when known.
     """
 
-    def __init__(self, source: str, reason: str, index: Optional[int] = None, field: Optional[str] = None):
+    def __init__(self, source: str, reason: str, index: int | None = None, field: str | None = None):
         self.source = str(source)
         self.reason = reason
         self.index = index
@@ -70,7 +69,7 @@ class IssueCounter:
     warn_every: int = 1000
     counts: Counter = field(default_factory=Counter)
 
-    def add(self, kind: str, n: int = 1, message: Optional[str] = None) -> None:
+    def add(self, kind: str, n: int = 1, message: str | None = None) -> None:
         if n <= 0:
             return
         before = self.counts[kind]

@@ -12,7 +12,6 @@ Conventions used everywhere in ``sensors``:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 import numpy as np
 
@@ -38,9 +37,9 @@ class LidarSweep:
     points: np.ndarray
     T_ego_from_sensor: np.ndarray
     timestamp_us: int
-    T_world_from_ego: Optional[np.ndarray] = None
+    T_world_from_ego: np.ndarray | None = None
     fields: tuple[str, ...] = LIDAR_FIELDS
-    labels: Optional[np.ndarray] = None
+    labels: np.ndarray | None = None
     frame_id: str = ""
 
     @property
@@ -70,8 +69,8 @@ class CameraImage:
     K: np.ndarray
     T_ego_from_sensor: np.ndarray
     timestamp_us: int
-    T_world_from_ego: Optional[np.ndarray] = None
-    distortion: Optional[np.ndarray] = None
+    T_world_from_ego: np.ndarray | None = None
+    distortion: np.ndarray | None = None
     frame_id: str = ""
 
     @property
@@ -94,7 +93,7 @@ class AudioChunk:
     samples: np.ndarray
     sample_rate: int
     timestamp_us: int
-    T_ego_from_sensor: Optional[np.ndarray] = None
+    T_ego_from_sensor: np.ndarray | None = None
     frame_id: str = ""
 
     @property
@@ -117,13 +116,13 @@ class Frame:
     """
 
     timestamp_us: int
-    T_world_from_ego: Optional[np.ndarray] = None
+    T_world_from_ego: np.ndarray | None = None
     lidars: dict[str, LidarSweep] = field(default_factory=dict)
     cameras: dict[str, CameraImage] = field(default_factory=dict)
     audio: dict[str, AudioChunk] = field(default_factory=dict)
     index: int = 0
     token: str = ""
-    boxes: Optional[list] = None
+    boxes: list | None = None
 
     @property
     def sensors(self) -> list[str]:

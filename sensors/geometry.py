@@ -6,7 +6,7 @@ Transforms are ``(4, 4) float64`` matrices named ``T_<to>_from_<from>``; quatern
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy.spatial.transform import Rotation, Slerp
@@ -123,7 +123,7 @@ def project_to_image(
 
 def project_lidar_to_camera(
     sweep: LidarSweep, camera: CameraImage, min_depth: float = 1.0, margin_px: float = 0.0,
-    T_cam_from_lidar: Optional[np.ndarray] = None,
+    T_cam_from_lidar: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Project a LiDAR sweep into a camera image.
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 
 import numpy as np
 from PIL import Image
@@ -19,7 +19,7 @@ from .base import SensorInfo, SensorLog
 from .errors import BadRecordError, IssueCounter, LogFormatError, MissingFileError
 from .frame import CameraImage, Frame, LidarSweep
 from .geometry import transform_from_quat
-from .sync import SyncReport, StreamSync, match_nearest, summarize_match
+from .sync import StreamSync, SyncReport, match_nearest, summarize_match
 
 NUSCENES_LIDAR_FIELDS = ("x", "y", "z", "intensity", "ring")
 
@@ -45,7 +45,7 @@ def safe_data_path(dataroot: str | os.PathLike, filename: str, table: str, token
     return Path(dataroot) / norm
 
 
-def read_pcd_bin(path: Path, point_dims: int = 5, source: Optional[str] = None) -> np.ndarray:
+def read_pcd_bin(path: Path, point_dims: int = 5, source: str | None = None) -> np.ndarray:
     """``(N, point_dims) float32`` from a nuScenes ``.pcd.bin`` (through devkit's ``LidarPointCloud``).
 
     Raises :class:`BadRecordError` when the file size is not a multiple of ``4 * point_dims``.
@@ -68,7 +68,7 @@ def read_pcd_bin(path: Path, point_dims: int = 5, source: Optional[str] = None) 
     return np.fromfile(path, dtype=np.float32).reshape(-1, point_dims)
 
 
-def decode_image_file(path: Path, source: Optional[str] = None) -> np.ndarray:
+def decode_image_file(path: Path, source: str | None = None) -> np.ndarray:
     """``(H, W, 3) uint8`` RGB from a JPEG/PNG file; corrupt or truncated files raise BadRecordError."""
     data = path.read_bytes()
     try:
@@ -79,7 +79,7 @@ def decode_image_file(path: Path, source: Optional[str] = None) -> np.ndarray:
         raise BadRecordError(source or str(path), f"cannot decode image ({type(e).__name__}: {e})", field="data") from e
 
 
-def _colormap_for(table_root: Path) -> Optional[dict]:
+def _colormap_for(table_root: Path) -> dict | None:
     """devkit's class colour map extended to every category of the dataset.
 
     devkit looks up a colour for each category when lidarseg is present and fails on names it does
@@ -121,9 +121,9 @@ class NuScenesLog(SensorLog):
 
     format = "nuscenes"
 
-    def __init__(self, dataroot: str | os.PathLike, version: Optional[str] = None, *, sweeps: bool = False,
-                 lidar: Optional[str] = None, cameras: Optional[Sequence[str]] = None,
-                 scenes: Optional[Sequence[str]] = None, tolerance_us: int = 50_000, load_images: bool = True,
+    def __init__(self, dataroot: str | os.PathLike, version: str | None = None, *, sweeps: bool = False,
+                 lidar: str | None = None, cameras: Sequence[str] | None = None,
+                 scenes: Sequence[str] | None = None, tolerance_us: int = 50_000, load_images: bool = True,
                  point_dims: int = 5, strict: bool = False, verbose: bool = False):
         self.path = str(dataroot)
         root = Path(dataroot)

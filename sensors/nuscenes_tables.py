@@ -14,8 +14,8 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 from PIL import Image
@@ -62,7 +62,7 @@ class NuScenesTableWriter:
         return hashlib.md5(f"{self.namespace}/{kind}/{self._counter}".encode()).hexdigest()
 
     def add_log(self, logfile: str = "", vehicle: str = "", date_captured: str = "", location: str = "",
-                token: Optional[str] = None) -> str:
+                token: str | None = None) -> str:
         tok = token or self.token("log")
         self.tables["log"].append({"token": tok, "logfile": logfile, "vehicle": vehicle,
                                    "date_captured": date_captured, "location": location})
@@ -75,7 +75,7 @@ class NuScenesTableWriter:
                                    "filename": filename})
         return tok
 
-    def add_scene(self, log_token: str, name: str, description: str = "", token: Optional[str] = None) -> str:
+    def add_scene(self, log_token: str, name: str, description: str = "", token: str | None = None) -> str:
         tok = token or self.token("scene")
         rec = {"token": tok, "log_token": log_token, "nbr_samples": 0, "first_sample_token": "",
                "last_sample_token": "", "name": name, "description": description}
@@ -93,7 +93,7 @@ class NuScenesTableWriter:
         return tok
 
     def add_calibrated_sensor(self, sensor_token: str, T_ego_from_sensor: np.ndarray,
-                              K: Optional[np.ndarray] = None, token: Optional[str] = None) -> str:
+                              K: np.ndarray | None = None, token: str | None = None) -> str:
         tok = token or self.token("calibrated_sensor")
         t, q = _pose_fields(T_ego_from_sensor)
         intr = [] if K is None else [[float(v) for v in row] for row in np.asarray(K, dtype=np.float64)]
@@ -101,13 +101,13 @@ class NuScenesTableWriter:
                                                  "rotation": q, "camera_intrinsic": intr})
         return tok
 
-    def add_ego_pose(self, timestamp_us: int, T_world_from_ego: np.ndarray, token: Optional[str] = None) -> str:
+    def add_ego_pose(self, timestamp_us: int, T_world_from_ego: np.ndarray, token: str | None = None) -> str:
         tok = token or self.token("ego_pose")
         t, q = _pose_fields(T_world_from_ego)
         self.tables["ego_pose"].append({"token": tok, "timestamp": int(timestamp_us), "rotation": q, "translation": t})
         return tok
 
-    def add_sample(self, scene_token: str, timestamp_us: int, token: Optional[str] = None) -> str:
+    def add_sample(self, scene_token: str, timestamp_us: int, token: str | None = None) -> str:
         """Keyframe record, appended to the end of its scene's ``prev``/``next`` chain."""
         tok = token or self.token("sample")
         rec = {"token": tok, "timestamp": int(timestamp_us), "prev": "", "next": "", "scene_token": scene_token}
@@ -127,7 +127,7 @@ class NuScenesTableWriter:
 
     def add_sample_data(self, sample_token: str, channel: str, ego_pose_token: str, calibrated_sensor_token: str,
                         timestamp_us: int, filename: str, is_key_frame: bool, width: int = 0, height: int = 0,
-                        fileformat: Optional[str] = None, token: Optional[str] = None) -> str:
+                        fileformat: str | None = None, token: str | None = None) -> str:
         """``sample_data`` record, appended to its (scene, channel) ``prev``/``next`` chain in call order."""
         tok = token or self.token("sample_data")
         fmt = fileformat or (Path(filename).suffix.lstrip(".") or "bin")
@@ -144,7 +144,7 @@ class NuScenesTableWriter:
         self.tables["sample_data"].append(rec)
         return tok
 
-    def add_category(self, name: str, description: str = "", index: Optional[int] = None) -> str:
+    def add_category(self, name: str, description: str = "", index: int | None = None) -> str:
         tok = self.token("category")
         rec = {"token": tok, "name": name, "description": description}
         if index is not None:
@@ -187,8 +187,8 @@ class NuScenesTableWriter:
 def write_frames_as_nuscenes(
     frames: Iterable[Frame], dataroot: str | os.PathLike, version: str = "v1.0-mini", *,
     scene_name: str = "scene-0001", log_name: str = "multimodal-log", location: str = "synthetic",
-    keyframe_every: int = 1, class_names: Optional[Sequence[str] | Mapping[int, str]] = None, jpeg_quality: int = 95,
-    writer: Optional[NuScenesTableWriter] = None, finish: bool = True,
+    keyframe_every: int = 1, class_names: Sequence[str] | Mapping[int, str] | None = None, jpeg_quality: int = 95,
+    writer: NuScenesTableWriter | None = None, finish: bool = True,
 ) -> NuScenesTableWriter:
     """Save frames as one nuScenes scene: sensor files plus tables.
 
@@ -260,12 +260,12 @@ def write_frames_as_nuscenes(
     return w
 
 
-def _pose_or_identity(T: Optional[np.ndarray]) -> np.ndarray:
+def _pose_or_identity(T: np.ndarray | None) -> np.ndarray:
     return np.eye(4) if T is None else T
 
 
 def _calibrated(w: NuScenesTableWriter, cache: dict, channel: str, modality: str, T: np.ndarray,
-                K: Optional[np.ndarray]) -> str:
+                K: np.ndarray | None) -> str:
     key = (channel, np.asarray(T, dtype=np.float64).tobytes(), None if K is None else np.asarray(K).tobytes())
     if key not in cache:
         cache[key] = w.add_calibrated_sensor(w.add_sensor(channel, modality), T, K)

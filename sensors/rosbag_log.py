@@ -23,14 +23,14 @@ import re
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
 from .base import SensorInfo, SensorLog
 from .errors import BadRecordError, IssueCounter, LogFormatError, MissingFileError
 from .frame import AudioChunk, CameraImage, Frame, LidarSweep
-from .geometry import quat_wxyz_to_matrix, make_transform
+from .geometry import make_transform, quat_wxyz_to_matrix
 from .sync import SyncReport, match_nearest, summarize_match
 from .tf_tree import TransformLookupError, TransformTree
 
@@ -65,7 +65,7 @@ def sensor_name_for_topic(topic: str) -> str:
     return base.strip("/").replace("/", "_") or topic
 
 
-def _header_stamp_us(raw: bytes, ros1: bool) -> Optional[int]:
+def _header_stamp_us(raw: bytes, ros1: bool) -> int | None:
     """Header stamp (µs) read from the first bytes of a serialized message whose first field is a Header.
 
     CDR: 4-byte encapsulation (byte 1 = 1 for little endian), then int32 sec, uint32 nanosec.
@@ -115,9 +115,9 @@ class RosbagLog(SensorLog):
 
     format = "rosbag"
 
-    def __init__(self, path: str | os.PathLike, *, topics: Optional[dict[str, str]] = None,
-                 reference: Optional[str] = None, tolerance_us: int = 50_000, ego_frame: str = "base_link",
-                 world_frame: Optional[str] = None, tf_tolerance_us: int = 100_000,
+    def __init__(self, path: str | os.PathLike, *, topics: dict[str, str] | None = None,
+                 reference: str | None = None, tolerance_us: int = 50_000, ego_frame: str = "base_link",
+                 world_frame: str | None = None, tf_tolerance_us: int = 100_000,
                  audio_format: Any = None, strict: bool = False, show_progress: bool = False):
         from rosbags.highlevel import AnyReader, AnyReaderError
         from rosbags.typesys import Stores, get_typestore
@@ -190,7 +190,7 @@ class RosbagLog(SensorLog):
         # One pass: header stamps of everything, tf into the tree, CameraInfo / AudioInfo deserialized.
         self.tf = TransformTree()
         self._camera_info: dict[str, list[tuple[int, Any]]] = {}
-        self._audio_info: Optional[Any] = None
+        self._audio_info: Any | None = None
         info_topics = {t for t, s in streams.items() if s.msgtype in (TF, CAMERA_INFO, AUDIO_INFO)}
         seen_at: dict[tuple[str, int], int] = {}
         it = reader.messages()
@@ -308,7 +308,7 @@ class RosbagLog(SensorLog):
                             f"({e}); using identity")
             return np.eye(4)
 
-    def _pose(self, t_us: int) -> Optional[np.ndarray]:
+    def _pose(self, t_us: int) -> np.ndarray | None:
         if self.world_frame is None:
             return None
         try:
@@ -317,7 +317,7 @@ class RosbagLog(SensorLog):
             self.issues.add("no_pose", 1, f"ego pose {self.world_frame} <- {self.ego_frame} at {t_us} µs: {e}")
             return None
 
-    def _camera_info_for(self, s: _Stream, t_us: int) -> Optional[Any]:
+    def _camera_info_for(self, s: _Stream, t_us: int) -> Any | None:
         ns = s.topic.rsplit("/", 1)[0]
         candidates = [f"{ns}/camera_info"]
         # /cam/image_raw/compressed -> /cam/camera_info
@@ -331,8 +331,13 @@ class RosbagLog(SensorLog):
 
     def load_sensor(self, name: str, i: int) -> LidarSweep | CameraImage | AudioChunk:
         """Message ``i`` of sensor ``name`` as frame data (raises BadRecordError for a bad message)."""
-        from .ros_messages import (audio_to_array, camera_info_to_calibration, compressed_image_to_rgb,
-                                   image_to_rgb, pointcloud2_to_array)
+        from .ros_messages import (
+            audio_to_array,
+            camera_info_to_calibration,
+            compressed_image_to_rgb,
+            image_to_rgb,
+            pointcloud2_to_array,
+        )
 
         s = self._streams[name]
         msg = self._read(s, i)
@@ -399,7 +404,7 @@ class RosbagLog(SensorLog):
     def close(self) -> None:
         self._reader.close()
 
-    def __enter__(self) -> "RosbagLog":
+    def __enter__(self) -> RosbagLog:
         return self
 
     def __exit__(self, *exc: object) -> None:

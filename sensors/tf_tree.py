@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict, deque
-from typing import Optional
 
 import numpy as np
 
@@ -86,7 +85,7 @@ class TransformTree:
         for f in (tgt, src):
             if f not in self._adj:
                 raise TransformLookupError(f"frame {f!r} is not in the transform tree (frames: {sorted(self._adj)})")
-        prev: dict[str, Optional[str]] = {src: None}
+        prev: dict[str, str | None] = {src: None}
         queue = deque([src])
         while queue and tgt not in prev:
             f = queue.popleft()

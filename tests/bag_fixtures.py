@@ -1,8 +1,8 @@
 """Small bags written with rosbags for tests (each test builds exactly the messages it needs)."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore

@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-import os
 import pickle
 import time
 from fractions import Fraction
@@ -25,8 +24,7 @@ import pytest
 from sensors.av_log import AVClipLog
 from sensors.errors import BadRecordError, LogFormatError, MissingFileError
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("MULTIMODAL_SHARED_DATA") or REPO.parent / "shared" / "data")
+from .conftest import require_data
 
 FIRE = "moviepy_media/fire2.mp4"  # 2.38 s 1280x720 H.264 + AAC 48 kHz mono
 PLANE = "moviepy_media/video_with_failing_audio.mp4"  # 11.2 s 640x360 25 fps H.264 + MP3 44.1 kHz stereo
@@ -36,13 +34,8 @@ VTEST = "opencv_samples_debian/vtest.avi"  # 79.5 s 768x576 10 fps MS-MPEG4, no 
 
 
 def clip(rel: str) -> str:
-    path = DATA / rel
-    if not path.is_file():
-        reason = f"test media {path} not found (set MULTIMODAL_SHARED_DATA to the shared data folder)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return str(path)
+    """Path of a test clip; skips (fails under CI=true) when the shared data folder is missing."""
+    return str(require_data(*rel.split("/")))
 
 
 # -- independent truths (PyAV only, no sensors code) --------------------------------------------------
@@ -398,3 +391,13 @@ def test_bad_arguments() -> None:
         AVClipLog(clip(BBB1), audio_channels=0)
     with pytest.raises(ValueError, match="hfov"):
         AVClipLog(clip(BBB1), hfov_deg=180)
+
+
+def test_open_log_detects_media_and_passes_uri_options() -> None:
+    import sensors
+
+    log = sensors.open_log(clip(PLANE))
+    assert isinstance(log, AVClipLog) and len(log) == 280
+    log = sensors.open_log(f"av://{clip(PLANE)}?fps=5&audio_channels=2")
+    assert isinstance(log, AVClipLog) and len(log) == 56
+    assert log[1].audio["audio"].samples.shape[0] == 2

@@ -12,7 +12,7 @@ from sensors.bag_writer import write_frames_as_rosbag
 from sensors.errors import BadRecordError, LogFormatError
 from sensors.frame import AudioChunk, Frame, LidarSweep
 from sensors.geometry import make_transform, quat_wxyz_to_matrix
-from sensors.ros_messages import (array_to_pointcloud2, rgb_to_compressed_image, rgb_to_image)
+from sensors.ros_messages import array_to_pointcloud2, rgb_to_compressed_image, rgb_to_image
 from sensors.rosbag_log import RosbagLog, sensor_name_for_topic
 from sensors.synthetic import make_demo_drive
 

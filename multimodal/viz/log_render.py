@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
@@ -107,7 +106,7 @@ def render_frame(frame: Frame, out_png: str | os.PathLike, title: str = "", max_
     return out
 
 
-def render_log_frame(log, index: int, out_png: str | os.PathLike, title: Optional[str] = None) -> Path:
+def render_log_frame(log, index: int, out_png: str | os.PathLike, title: str | None = None) -> Path:
     """Render frame ``index`` of a :class:`~sensors.base.SensorLog`."""
     frame = log[index]
     return render_frame(frame, out_png, title=title or f"{Path(str(log.path)).name} ({log.format}) frame {frame.index}")

@@ -19,7 +19,7 @@ from .demo_drive import (
     scan_lidar,
 )
 from .raycast import Hits, cast_rays
-from .scene import CLASS_NAMES, GROUND, NUSCENES_CATEGORIES, NO_HIT, Scene, make_scene, surface_albedo
+from .scene import CLASS_NAMES, GROUND, NO_HIT, NUSCENES_CATEGORIES, Scene, make_scene, surface_albedo
 
 __all__ = [
     "CAMERA_NAMES", "CAMERA_RIG", "CLASS_NAMES", "GROUND", "LIDAR_FIELDS", "LIDAR_NAME", "NO_HIT", "NUSCENES_CATEGORIES",
