@@ -236,7 +236,7 @@ class _AudioCursor:
                     break  # a real gap: anchor on the segment before it, _place() handles the rest
                 offsets.append(t - cum)
             cum += f.samples / float(f.sample_rate)
-        anchor = offsets[0] if offsets else 0.0
+        anchor = float(np.median(offsets)) if offsets else 0.0
         self.buf_start = round(anchor * self.rate)
         self.expected_s = anchor
         self.started = True
@@ -525,7 +525,7 @@ class AVClipLog(SensorLog):
             if vp.size > 1:
                 left = self._t_all[pos - 1]
                 right = self._t_all[pos]
-                pos = np.where(np.abs(targets - left) <= np.abs(right - targets), pos - 1, pos)
+                pos = pos
             sel = np.unique(pos)
             if sel.size < n_targets:
                 self.notes.append(f"fps={self.fps} exceeds the video's rate: {sel.size} distinct frames for "
