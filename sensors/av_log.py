@@ -356,10 +356,15 @@ class AVClipLog(SensorLog):
         does not reach, ``timestamp_us`` is the first sample's time (later than ``t_i`` if the track
         starts late).
 
+    Also: ``audio_track()`` (whole track), ``video_info`` / ``audio_info`` (stream facts),
+    ``notes`` (what is odd about the file: no audio, truncation ...), ``issues`` (counts of skipped
+    frames, audio gaps ...), ``close()`` / context manager (containers reopen lazily).
+
     Raises:
         MissingFileError: the file does not exist.
         LogFormatError: PyAV cannot open it, or it has no readable audio/video packets.
-        BadRecordError: (strict mode) a frame fails to decode, or the index is cut short.
+        BadRecordError: (strict mode, from ``log[i]``) a frame fails to decode (``index=i``,
+            ``field="video"`` or ``"audio"``); at open, demuxing stops early (``field="index"``).
     """
 
     format = "av"
@@ -525,7 +530,7 @@ class AVClipLog(SensorLog):
             if vp.size > 1:
                 left = self._t_all[pos - 1]
                 right = self._t_all[pos]
-                pos = pos
+                pos = np.where(np.abs(targets - left) <= np.abs(right - targets), pos - 1, pos)
             sel = np.unique(pos)
             if sel.size < n_targets:
                 self.notes.append(f"fps={self.fps} exceeds the video's rate: {sel.size} distinct frames for "

@@ -200,6 +200,10 @@ def test_sequential_iteration_keeps_the_decoder_position(monkeypatch: pytest.Mon
     before = len(seeks)
     log[3]  # going back seeks again
     assert len(seeks) == before + 1
+    log[4]  # the next frame continues
+    assert len(seeks) == before + 1
+    log[len(log) - 1]  # a jump past key frames seeks instead of decoding everything in between
+    assert len(seeks) == before + 2
 
 
 # -- audio ---------------------------------------------------------------------------------------------
