@@ -196,6 +196,7 @@ def machine_info() -> dict:
         "platform": platform.platform(), "python": platform.python_version(), "numpy": np.__version__,
         "pillow": PIL.__version__, "libjpeg_turbo": bool(PIL.features.check_feature("libjpeg_turbo")),
         "nuscenes_devkit": _version("nuscenes-devkit"), "rosbags": _version("rosbags"),
+        "loadavg_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
     }
 
 
@@ -360,11 +361,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.profile:
             print(profile_case(all_cases, args.profile, args.repeats, args.top))
             return 0
+        load_before = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
         times = run_timing({c: all_cases[c] for c in args.cases}, args.repeats, args.warmup)
     rows = summarize(times)
+    machine = machine_info()
+    machine["loadavg_1min_before"] = load_before
     result = {
         "benchmark": "bench_read_sample", "date": datetime.date.today().isoformat(), "command": command,
-        "repeats": args.repeats, "warmup": args.warmup, "machine": machine_info(), "checks": keep["check"],
+        "repeats": args.repeats, "warmup": args.warmup, "machine": machine, "checks": keep["check"],
         "rows": rows, "raw_seconds_per_frame": times,
     }
     if args.json == "-":
@@ -375,7 +379,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {m['cpu_count']} CPUs ({m['cpus_usable']} usable) {m['cpu_model']}; {m['platform']}")
     print(f"python {m['python']}, numpy {m['numpy']}, pillow {m['pillow']} (libjpeg-turbo: {m['libjpeg_turbo']}), "
           f"nuscenes-devkit {m['nuscenes_devkit']}, rosbags {m['rosbags']}")
-    print(f"repeats: {args.repeats} timed + {args.warmup} warmup, interleaved; median per-frame time")
+    print(f"repeats: {args.repeats} timed + {args.warmup} warmup, interleaved; median per-frame time; "
+          f"1-min load average {m['loadavg_1min_before']} before, {m['loadavg_1min']} after")
     for line in keep["check"]:
         print(f"same output: {line}")
     print()

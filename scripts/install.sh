@@ -28,6 +28,6 @@ if [ ! -x .venv/bin/python ]; then
 fi
 EXTRAS="${MULTIMODAL_EXTRAS:-dev}"
 # One resolver run for everything, with our pinned matched set of torch libraries.
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || echo "[install] (pip upgrade skipped)"
 .venv/bin/python -m pip install -q -c requirements/constraints.txt -e ".[${EXTRAS}]" 2> >(grep -v -e "is ignored: it is neither" -e "BuildBackendWarning" >&2)
 echo "[install] done: $(.venv/bin/python -c 'import torch, torchaudio, nuscenes, rosbags, av; print("torch", torch.__version__, "torchaudio", torchaudio.__version__, "av", av.__version__)')"

@@ -1,4 +1,4 @@
-"""Write frames as a ROS 2 bag (``rosbags`` writer; .mcap or .db3), the inverse of :class:`~sensors.rosbag_log.RosbagLog`.
+"""Write frames as a ROS 2 bag (.mcap or .db3, through ``rosbags``): the inverse of ``RosbagLog``.
 
 Topics (``NAME`` is the sensor name): ``/NAME`` PointCloud2 for LiDARs; ``/NAME/image_raw``
 (Image, rgb8) or ``/NAME/image_raw/compressed`` (CompressedImage, jpeg) plus ``/NAME/camera_info``
@@ -19,25 +19,25 @@ from .geometry import matrix_to_quat_wxyz
 
 
 def _tf(types, parent: str, child: str, T: np.ndarray, stamp_ns: int):
-    from .ros_messages import _make_header
+    from .ros_messages import make_header
 
     q = matrix_to_quat_wxyz(T[:3, :3])
     t = T[:3, 3]
     Transform = types["geometry_msgs/msg/Transform"]
     return types["geometry_msgs/msg/TransformStamped"](
-        header=_make_header(stamp_ns, parent, types), child_frame_id=child,
+        header=make_header(stamp_ns, parent, types), child_frame_id=child,
         transform=Transform(translation=types["geometry_msgs/msg/Vector3"](x=float(t[0]), y=float(t[1]), z=float(t[2])),
                             rotation=types["geometry_msgs/msg/Quaternion"](x=float(q[1]), y=float(q[2]), z=float(q[3]),
                                                                            w=float(q[0]))))
 
 
 def _camera_info(types, K: np.ndarray, wh: tuple[int, int], stamp_ns: int, frame_id: str):
-    from .ros_messages import _make_header
+    from .ros_messages import make_header
 
     P = np.zeros((3, 4))
     P[:, :3] = K
     return types["sensor_msgs/msg/CameraInfo"](
-        header=_make_header(stamp_ns, frame_id, types), height=int(wh[1]), width=int(wh[0]),
+        header=make_header(stamp_ns, frame_id, types), height=int(wh[1]), width=int(wh[0]),
         distortion_model="plumb_bob", d=np.zeros(5), k=np.asarray(K, dtype=np.float64).reshape(9),
         r=np.eye(3).reshape(9), p=P.reshape(12), binning_x=0, binning_y=0,
         roi=types["sensor_msgs/msg/RegionOfInterest"](x_offset=0, y_offset=0, height=0, width=0, do_rectify=False))
@@ -52,24 +52,13 @@ def write_frames_as_rosbag(frames: Iterable[Frame], path: str | os.PathLike, *, 
         storage: ``mcap`` or ``sqlite3`` (.db3).
         compressed_images: JPEG CompressedImage (small) instead of raw rgb8 Image (lossless).
     """
-    from rosbags.rosbag2 import StoragePlugin, Writer
-    from rosbags.typesys import Stores, get_typestore
+    from .ros_messages import AudioFormat, array_to_audio, array_to_pointcloud2, rgb_to_compressed_image, rgb_to_image
 
-    from .ros_messages import (
-        AudioFormat,
-        array_to_audio,
-        array_to_pointcloud2,
-        register_audio_types,
-        rgb_to_compressed_image,
-        rgb_to_image,
-    )
-
-    ts = get_typestore(Stores.ROS2_HUMBLE)
-    register_audio_types(ts)
+    if storage not in ("mcap", "sqlite3", "db3"):
+        raise ValueError(f"storage must be mcap or sqlite3, got {storage!r}")
+    ts = default_typestore()
     types = ts.types
-    plugin = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3, "db3": StoragePlugin.SQLITE3}[storage]
     out = Path(path)
-    conns: dict[str, object] = {}
     pending: list[tuple[int, str, str, object]] = []  # (stamp ns, topic, msgtype, msg)
     static: dict[str, np.ndarray] = {}
 
@@ -111,9 +100,34 @@ def write_frames_as_rosbag(frames: Iterable[Frame], path: str | os.PathLike, *, 
         put("/tf_static", "tf2_msgs/msg/TFMessage", types["tf2_msgs/msg/TFMessage"](
             transforms=[_tf(types, ego_frame, n, T, first) for n, T in sorted(static.items())]), first)
     pending.sort(key=lambda p: p[0])
-    with Writer(out, version=9, storage_plugin=plugin) as writer:
-        for stamp_ns, topic, msgtype, msg in pending:
+    return write_messages(out, ((topic, msgtype, msg, t) for t, topic, msgtype, msg in pending), storage=storage)
+
+
+def write_messages(path: str | os.PathLike, messages: Iterable[tuple[str, str, object, int]],
+                   storage: str = "mcap", typestore=None) -> Path:
+    """Write ``(topic, msgtype, message, log time ns)`` tuples, in order, to a new rosbag2 folder.
+
+    ``typestore`` defaults to ROS 2 Humble plus the audio types of :mod:`sensors.ros_messages`.
+    """
+    from rosbags.rosbag2 import StoragePlugin, Writer
+
+    ts = typestore or default_typestore()
+    plugin = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3, "db3": StoragePlugin.SQLITE3}[storage]
+    conns: dict[str, object] = {}
+    with Writer(Path(path), version=9, storage_plugin=plugin) as writer:
+        for topic, msgtype, msg, t_ns in messages:
             if topic not in conns:
                 conns[topic] = writer.add_connection(topic, msgtype, typestore=ts)
-            writer.write(conns[topic], stamp_ns, ts.serialize_cdr(msg, msgtype))
-    return out
+            writer.write(conns[topic], t_ns, ts.serialize_cdr(msg, msgtype))
+    return Path(path)
+
+
+def default_typestore():
+    """ROS 2 Humble message types plus ``audio_common_msgs`` (used by the writers and tests)."""
+    from rosbags.typesys import Stores, get_typestore
+
+    from .ros_messages import register_audio_types
+
+    ts = get_typestore(Stores.ROS2_HUMBLE)
+    register_audio_types(ts)
+    return ts

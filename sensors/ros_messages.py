@@ -98,7 +98,8 @@ def _make_stamp(stamp_ns: int, msg_types: Mapping[str, Any]) -> Any:
     return msg_types["builtin_interfaces/msg/Time"](sec=int(sec), nanosec=int(nanosec))
 
 
-def _make_header(stamp_ns: int, frame_id: str, msg_types: Mapping[str, Any]) -> Any:
+def make_header(stamp_ns: int, frame_id: str, msg_types: Mapping[str, Any]) -> Any:
+    """A ``std_msgs/msg/Header`` (stamp in ns, frame id) built from ``msg_types``."""
     return msg_types["std_msgs/msg/Header"](stamp=_make_stamp(stamp_ns, msg_types), frame_id=str(frame_id))
 
 
@@ -350,7 +351,7 @@ def array_to_pointcloud2(
         is_dense = bool(np.isfinite(pts[:, xyz].astype(np.float64)).all()) if xyz else True
     PointField = msg_types["sensor_msgs/msg/PointField"]
     return msg_types["sensor_msgs/msg/PointCloud2"](
-        header=_make_header(stamp_ns, frame_id, msg_types),
+        header=make_header(stamp_ns, frame_id, msg_types),
         height=int(height),
         width=int(width),
         fields=[PointField(name=n, offset=int(o), datatype=int(c), count=1) for n, o, c in zip(names, offsets, codes)],
@@ -468,7 +469,7 @@ def rgb_to_image(
     buf = np.zeros((height, s), dtype=np.uint8)
     buf[:, :row] = px.reshape(height, row)
     return msg_types["sensor_msgs/msg/Image"](
-        header=_make_header(stamp_ns, frame_id, msg_types),
+        header=make_header(stamp_ns, frame_id, msg_types),
         height=int(height),
         width=int(width),
         encoding=enc,
@@ -546,7 +547,7 @@ def rgb_to_compressed_image(
     bio = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(arr), "RGB").save(bio, format=pil_fmt, **kw)
     return msg_types["sensor_msgs/msg/CompressedImage"](
-        header=_make_header(stamp_ns, frame_id, msg_types),
+        header=make_header(stamp_ns, frame_id, msg_types),
         format=f,
         data=np.frombuffer(bio.getvalue(), dtype=np.uint8).copy(),
     )
@@ -804,6 +805,6 @@ def array_to_audio(
             raw = ints.astype(code).tobytes()
     data = np.frombuffer(raw, dtype=np.uint8).copy()
     return msg_types["audio_common_msgs/msg/AudioDataStamped"](
-        header=_make_header(stamp_ns, frame_id, msg_types),
+        header=make_header(stamp_ns, frame_id, msg_types),
         audio=msg_types["audio_common_msgs/msg/AudioData"](data=data),
     )
