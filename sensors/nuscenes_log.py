@@ -11,14 +11,15 @@ import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
-from PIL import Image
 
 from .base import SensorInfo, SensorLog
 from .errors import BadRecordError, IssueCounter, LogFormatError, MissingFileError
 from .frame import CameraImage, Frame, LidarSweep
 from .geometry import transform_from_quat
+from .images import decode_image_bytes
 from .sync import StreamSync, SyncReport, match_nearest, summarize_match
 
 NUSCENES_LIDAR_FIELDS = ("x", "y", "z", "intensity", "ring")
@@ -68,15 +69,9 @@ def read_pcd_bin(path: Path, point_dims: int = 5, source: str | None = None) -> 
     return np.fromfile(path, dtype=np.float32).reshape(-1, point_dims)
 
 
-def decode_image_file(path: Path, source: str | None = None) -> np.ndarray:
+def decode_image_file(path: Path, source: Optional[str] = None) -> np.ndarray:
     """``(H, W, 3) uint8`` RGB from a JPEG/PNG file; corrupt or truncated files raise BadRecordError."""
-    data = path.read_bytes()
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            im.load()
-            return np.asarray(im.convert("RGB"))
-    except Exception as e:  # PIL raises OSError, SyntaxError, ValueError ... for broken files
-        raise BadRecordError(source or str(path), f"cannot decode image ({type(e).__name__}: {e})", field="data") from e
+    return decode_image_bytes(path.read_bytes(), source or str(path))
 
 
 def _colormap_for(table_root: Path) -> dict | None:

@@ -493,7 +493,7 @@ def compressed_image_to_rgb(msg: Any, source: str = "CompressedImage", index: in
             ``format`` when the format is neither JPEG nor PNG and PIL cannot identify the data
             (e.g. ``compressedDepth``).
     """
-    from PIL import Image, UnidentifiedImageError
+    from .images import decode_image_bytes
 
     fmt = str(getattr(msg, "format", "") or "")
     fmt_l = fmt.lower()
@@ -504,17 +504,11 @@ def compressed_image_to_rgb(msg: Any, source: str = "CompressedImage", index: in
     if data.size == 0:
         raise BadRecordError(source, f"empty data (format '{fmt}')", index, "data")
     try:
-        with Image.open(io.BytesIO(data.tobytes())) as img:
-            img.load()
-            rgb = np.array(img.convert("RGB"), dtype=np.uint8)
-    except UnidentifiedImageError as exc:
-        if known:
-            raise BadRecordError(source, f"corrupt {fmt} data, cannot identify the image ({data.size} bytes)",
-                                 index, "data") from exc
+        rgb = decode_image_bytes(data, source, index, "data")
+    except BadRecordError as exc:
+        if known or "cannot identify" not in exc.reason:
+            raise
         raise BadRecordError(source, f"unsupported format '{fmt}' (supported: jpeg, png)", index, "format") from exc
-    except (OSError, ValueError, SyntaxError) as exc:  # truncated / corrupt streams
-        raise BadRecordError(source, f"corrupt or truncated '{fmt}' data ({data.size} bytes): {exc}",
-                             index, "data") from exc
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.size == 0:
         raise BadRecordError(source, f"decoded image has shape {rgb.shape}", index, "data")
     return rgb

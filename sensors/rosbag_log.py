@@ -197,7 +197,7 @@ class RosbagLog(SensorLog):
         if show_progress:
             from tqdm import tqdm
             it = tqdm(it, total=sum(c.msgcount for c in reader.connections), unit="msg", desc="indexing bag")
-        for idx_global, (conn, t_ns, raw) in enumerate(it):
+        for conn, t_ns, raw in it:
             s = streams[conn.topic]
             stamp = _header_stamp_us(raw, self.ros1) if s.has_header else None
             key = (conn.topic, t_ns)
@@ -284,18 +284,40 @@ class RosbagLog(SensorLog):
             T = make_transform(quat_wxyz_to_matrix((q.w, q.x, q.y, q.z)), (t.x, t.y, t.z))
             self.tf.add(tr.header.frame_id, tr.child_frame_id, T, stamp_to_us(tr.header.stamp), static=static)
 
-    def _read(self, s: _Stream, i: int) -> Any:
-        """Deserialize message ``i`` of a stream by seeking to its log time."""
-        t = s.log_ns[i]
-        k = 0
-        for conn, t_ns, raw in self._reader.messages(connections=s.conns, start=t, stop=t + 1):
-            if k == s.ordinal[i]:
-                try:
-                    return self._reader.deserialize(raw, conn.msgtype)
-                except Exception as e:
-                    raise BadRecordError(s.topic, f"cannot deserialize {s.msgtype} ({e})", index=i) from e
-            k += 1
-        raise BadRecordError(s.topic, f"message at log time {t} ns not found on re-read", index=i)
+    def _read_many(self, wanted: dict[str, int]) -> dict[str, Any]:
+        """Deserialize several sensors' messages (sensor name -> message index) in one pass over the bag.
+
+        One ranged read from the earliest to the latest wanted log time: each seek would re-read and
+        re-check a whole storage chunk. Values are messages, or a BadRecordError for a bad one.
+        """
+        targets = {}
+        for name, i in wanted.items():
+            s = self._streams[name]
+            targets[(s.topic, s.log_ns[i], s.ordinal[i])] = name
+        conns = [c for name in wanted for c in self._streams[name].conns]
+        lo = min(t for _, t, _ in targets)
+        hi = max(t for _, t, _ in targets)
+        seen: dict[tuple[str, int], int] = {}
+        out: dict[str, Any] = {}
+        for conn, t_ns, raw in self._reader.messages(connections=conns, start=lo, stop=hi + 1):
+            key = (conn.topic, t_ns)
+            k = seen.get(key, 0)
+            seen[key] = k + 1
+            name = targets.get((conn.topic, t_ns, k))
+            if name is None:
+                continue
+            try:
+                out[name] = self._reader.deserialize(raw, conn.msgtype)
+            except Exception as e:  # rosbags raises several error types for malformed CDR
+                s = self._streams[name]
+                out[name] = BadRecordError(s.topic, f"cannot deserialize {s.msgtype} ({e})", index=wanted[name])
+            if len(out) == len(targets):
+                break
+        for name, i in wanted.items():
+            if name not in out:
+                s = self._streams[name]
+                out[name] = BadRecordError(s.topic, f"message at log time {s.log_ns[i]} ns not found on re-read", i)
+        return out
 
     def _T_ego_from(self, frame_id: str, t_us: int, source: str) -> np.ndarray:
         frame_id = frame_id.lstrip("/")
@@ -329,8 +351,11 @@ class RosbagLog(SensorLog):
                 return min(infos, key=lambda r: abs(r[0] - t_us))[1]
         return None
 
-    def load_sensor(self, name: str, i: int) -> LidarSweep | CameraImage | AudioChunk:
-        """Message ``i`` of sensor ``name`` as frame data (raises BadRecordError for a bad message)."""
+    def load_sensor(self, name: str, i: int, msg: Any = None) -> LidarSweep | CameraImage | AudioChunk:
+        """Message ``i`` of sensor ``name`` as frame data (raises BadRecordError for a bad message).
+
+        ``msg`` is the already deserialized message, when the caller read it.
+        """
         from .ros_messages import (
             audio_to_array,
             camera_info_to_calibration,
@@ -340,7 +365,10 @@ class RosbagLog(SensorLog):
         )
 
         s = self._streams[name]
-        msg = self._read(s, i)
+        if msg is None:
+            msg = self._read_many({name: i})[name]
+        if isinstance(msg, BadRecordError):
+            raise msg
         t_us = s.stamps_us[i]
         frame_id = msg.header.frame_id
         if s.kind == "lidar":
@@ -392,13 +420,15 @@ class RosbagLog(SensorLog):
         members = self._frames[index]
         t_ref = self._frame_time_us(index)
         frame = Frame(timestamp_us=t_ref, T_world_from_ego=self._pose(t_ref), token=f"{self.reference}@{t_ref}")
+        messages = self._read_many(members)
+        slots = {"lidar": frame.lidars, "camera": frame.cameras, "audio": frame.audio}
         for name, i in members.items():
             try:
-                data = self.load_sensor(name, i)
+                data = self.load_sensor(name, i, messages[name])
             except BadRecordError as e:
                 self.issues.skip(e)
                 continue
-            {"lidar": frame.lidars, "camera": frame.cameras, "audio": frame.audio}[self._streams[name].kind][name] = data
+            slots[self._streams[name].kind][name] = data
         return frame
 
     def close(self) -> None:
