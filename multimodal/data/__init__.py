@@ -1,0 +1,1 @@
+"""Training data: turning logs into samples with correspondences, computed in dataloader workers."""
