@@ -1,0 +1,32 @@
+"""A per-point MLP (PointNet without pooling): the smallest LiDAR encoder, a baseline and a fast test model.
+
+Input ``points (N, C_in) float32`` (x, y, z metres, intensity, ...) and ``batch (N,)`` sample index;
+output ``(N, out_channels)``: one feature per input point. It sees no neighbours, so it can only learn
+what a single point's coordinates tell; the sparse U-Nets see context.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class PointMLP(nn.Module):
+    """Args: in_channels (4: x, y, z, intensity), hidden, out_channels, layers."""
+
+    contract = {"input": "points (N, in_channels) float32 (x, y, z metres, intensity ...), batch (N,) int64",
+                "output": "features (N, out_channels) float32, one per input point"}
+
+    def __init__(self, in_channels: int = 4, hidden: int = 64, out_channels: int = 32, layers: int = 3):
+        super().__init__()
+        dims = [in_channels] + [hidden] * (layers - 1)
+        blocks: list[nn.Module] = []
+        for a, b in zip(dims[:-1], dims[1:]):
+            blocks += [nn.Linear(a, b), nn.BatchNorm1d(b), nn.ReLU(inplace=True)]
+        blocks.append(nn.Linear(dims[-1], out_channels))
+        self.net = nn.Sequential(*blocks)
+        self.in_channels, self.out_channels = in_channels, out_channels
+
+    def forward(self, points: torch.Tensor, batch: torch.Tensor | None = None) -> torch.Tensor:
+        if points.ndim != 2 or points.shape[1] < self.in_channels:
+            raise ValueError(f"expected points (N, >={self.in_channels}), got {tuple(points.shape)}")
+        return self.net(points[:, : self.in_channels])
