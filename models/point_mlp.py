@@ -21,7 +21,8 @@ class PointMLP(nn.Module):
         dims = [in_channels] + [hidden] * (layers - 1)
         blocks: list[nn.Module] = []
         for a, b in zip(dims[:-1], dims[1:]):
-            blocks += [nn.Linear(a, b), nn.BatchNorm1d(b), nn.ReLU(inplace=True)]
+            # no bias before batch norm: BN removes it, and its gradient would be pure rounding noise
+            blocks += [nn.Linear(a, b, bias=False), nn.BatchNorm1d(b), nn.ReLU(inplace=True)]
         blocks.append(nn.Linear(dims[-1], out_channels))
         self.net = nn.Sequential(*blocks)
         self.in_channels, self.out_channels = in_channels, out_channels

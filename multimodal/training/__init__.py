@@ -1,0 +1,1 @@
+"""Pretraining: configs, the step-indexed data stream, the Lightning module and the run driver."""

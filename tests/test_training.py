@@ -1,0 +1,136 @@
+"""The training engine: DDP equals one process, SIGKILL + resume equals an uninterrupted run, atomic
+checkpoints, config and architecture errors. Runs the real CLI in subprocesses (CPU, gloo on loopback)."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from .conftest import REPO
+
+EXE = str(Path(sys.executable).with_name("multimodal"))
+CONFIG = REPO / "configs" / "test_pointcontrast_mlp.yaml"
+
+
+def _env(**extra):
+    env = dict(os.environ, GLOO_SOCKET_IFNAME="lo", MASTER_ADDR="127.0.0.1", OMP_NUM_THREADS="1", **extra)
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _train(run_dir, *overrides, resume=False, env=None, wait=True):
+    cmd = [EXE, "train", str(CONFIG), "--run-dir", str(run_dir), "--no-progress", *overrides]
+    if resume:
+        cmd.append("--resume")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env or _env())
+    if not wait:
+        return proc
+    out, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, out[-3000:]
+    return out
+
+
+@pytest.fixture(scope="module")
+def demo_log(tmp_path_factory):
+    """The demo drive written once and shared by the runs (each run would otherwise write its own)."""
+    from multimodal.demo_log import write_demo_log
+
+    return write_demo_log(tmp_path_factory.mktemp("log") / "demo", n_frames=14, seed=0)
+
+
+def _weights(run_dir):
+    return load_file(str(Path(run_dir) / "encoder" / "encoder.safetensors"))
+
+
+def test_two_process_ddp_equals_one_process(tmp_path, demo_log):
+    """Same global batch (2): two gloo processes with one sample each vs one process with both. Batch norm
+    statistics are all-reduced (DistributedBatchNorm1d), losses are per sample, pair sampling is seeded
+    by the global sample number; what remains is float rounding of the reductions."""
+    one = tmp_path / "one"
+    two = tmp_path / "two"
+    _train(one, f"data.log={demo_log}")
+    _train(two, f"data.log={demo_log}", "trainer.devices=2", "trainer.strategy=ddp", "trainer.accelerator=cpu",
+           env=_env(MASTER_PORT=str(_free_port())))
+    a, b = _weights(one), _weights(two)
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(b[k], a[k], rtol=1e-4, atol=1e-5, msg=k)
+    # and training moved the weights (the comparison is not between two untouched initializations)
+    from models.registry import build_encoder
+
+    torch.manual_seed(0)
+    init = build_encoder("point_mlp", in_channels=4, hidden=32, out_channels=16).state_dict()
+    assert (a["net.0.weight"] - init["net.0.weight"]).abs().max() > 1e-3
+
+
+def test_sigkill_and_resume_equal_an_uninterrupted_run(tmp_path, demo_log):
+    full = tmp_path / "full"
+    _train(full, f"data.log={demo_log}", "trainer.max_steps=12")
+    cut = tmp_path / "cut"
+    proc = _train(cut, f"data.log={demo_log}", "trainer.max_steps=12", wait=False)
+    ckpt = cut / "checkpoints" / "last.ckpt"
+    deadline = time.time() + 300
+    while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    assert not (cut / "encoder").exists()
+    step = torch.load(ckpt, weights_only=True)["global_step"]
+    assert 2 <= step < 12
+    out = _train(cut, f"data.log={demo_log}", "trainer.max_steps=12", resume=True)
+    assert "exported encoder" in out
+    a, b = _weights(full), _weights(cut)
+    for k in a:
+        assert torch.equal(a[k], b[k]), f"{k} differs after resume from step {step}"
+
+
+def test_interrupted_checkpoint_write_keeps_the_last_good_one(tmp_path):
+    from multimodal.training.checkpoint_io import AtomicCheckpointIO
+
+    io = AtomicCheckpointIO()
+    path = tmp_path / "last.ckpt"
+    io.save_checkpoint({"global_step": 1, "w": torch.ones(3)}, path)
+
+    class Dies:
+        def __reduce__(self):  # pickling fails half way through the checkpoint
+            raise KeyboardInterrupt("killed while writing")
+
+    with pytest.raises(KeyboardInterrupt):
+        io.save_checkpoint({"global_step": 2, "w": torch.zeros(3), "x": Dies()}, path)
+    assert io.load_checkpoint(path)["global_step"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]  # no temporary left behind
+
+
+def test_config_typo_and_foreign_checkpoint_are_clear_errors(tmp_path, demo_log):
+    r = subprocess.run([EXE, "train", str(CONFIG), "--run-dir", str(tmp_path / "x"), "optim.lerning_rate=1"],
+                       capture_output=True, text=True, env=_env(), timeout=300)
+    assert r.returncode == 2 and "optim.lerning_rate: unknown key" in r.stderr and "did you mean 'lr'" not in r.stderr
+    run = tmp_path / "run"
+    _train(run, f"data.log={demo_log}", "trainer.max_steps=2")
+    # Same run folder, other architecture: refused with the checkpoint named.
+    r = subprocess.run([EXE, "train", str(CONFIG), "--run-dir", str(run), "--resume", f"data.log={demo_log}",
+                        "model.lidar.params.hidden=48"], capture_output=True, text=True, env=_env(), timeout=300)
+    assert r.returncode == 2 and "different model section" in r.stderr
+    from multimodal.export import EncoderFormatError
+    from multimodal.training.config import ExperimentConfig
+    from multimodal.training.module import SSLModule
+    from multimodal.training.run import check_checkpoint_fits
+    from multimodal.typed_config import load_config, to_dict
+
+    other = SSLModule(to_dict(load_config(ExperimentConfig, CONFIG, ["model.lidar.params.hidden=48"])))
+    with pytest.raises(EncoderFormatError, match=r"last.ckpt: weights are for a different architecture"):
+        check_checkpoint_fits(other, run / "checkpoints" / "last.ckpt")
