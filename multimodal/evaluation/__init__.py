@@ -1,0 +1,1 @@
+"""What the encoders learned: linear probe, few-shot episodes, kNN, pictures."""
