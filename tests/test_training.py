@@ -121,6 +121,16 @@ def test_config_typo_and_foreign_checkpoint_are_clear_errors(tmp_path, demo_log)
     assert r.returncode == 2 and "optim.lerning_rate: unknown key" in r.stderr and "did you mean 'lr'" not in r.stderr
     run = tmp_path / "run"
     _train(run, f"data.log={demo_log}", "trainer.max_steps=2")
+    # `multimodal export` rebuilds the encoder from the checkpoint alone: same weights as the run's export.
+    r = subprocess.run([EXE, "export", str(run), "--out", str(tmp_path / "exp")], capture_output=True, text=True,
+                       env=_env(), timeout=300)
+    assert r.returncode == 0, r.stderr
+    import multimodal
+
+    exported = load_file(str(tmp_path / "exp" / "encoder.safetensors"))
+    ref = _weights(run)
+    assert exported.keys() == ref.keys() and all(torch.equal(exported[k], ref[k]) for k in ref)
+    assert multimodal.load_encoder(tmp_path / "exp").out_channels == 16
     # Same run folder, other architecture: refused with the checkpoint named.
     r = subprocess.run([EXE, "train", str(CONFIG), "--run-dir", str(run), "--resume", f"data.log={demo_log}",
                         "model.lidar.params.hidden=48"], capture_output=True, text=True, env=_env(), timeout=300)

@@ -7,4 +7,5 @@ from __future__ import annotations
 COMMANDS: dict[str, str] = {
     "inspect": "multimodal.commands.inspect",
     "train": "multimodal.commands.train",
+    "export": "multimodal.commands.export",
 }
