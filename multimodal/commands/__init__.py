@@ -8,4 +8,5 @@ COMMANDS: dict[str, str] = {
     "inspect": "multimodal.commands.inspect",
     "train": "multimodal.commands.train",
     "export": "multimodal.commands.export",
+    "demo": "multimodal.commands.demo",
 }
