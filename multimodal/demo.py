@@ -15,8 +15,15 @@ import numpy as np
 
 from sensors.atomic import atomic_write_json
 
-from .training.config import DataConfig, EncoderConfig, ExperimentConfig, ModelConfig, ObjectiveConfig, OptimConfig, \
-    TrainerConfig
+from .training.config import (
+    DataConfig,
+    EncoderConfig,
+    ExperimentConfig,
+    ModelConfig,
+    ObjectiveConfig,
+    OptimConfig,
+    TrainerConfig,
+)
 
 DEFAULT_ENCODER = EncoderConfig(name="minkunet14", params={"in_channels": 4, "out_channels": 32, "voxel_size": 0.1,
                                                            "width": 16})
