@@ -25,8 +25,10 @@ from .training.config import (
     TrainerConfig,
 )
 
-DEFAULT_ENCODER = EncoderConfig(name="minkunet14", params={"in_channels": 4, "out_channels": 32, "voxel_size": 0.1,
-                                                           "width": 16})
+# A narrow MinkUNet-14 at 0.1 m voxels: a few minutes of CPU pretraining show a clear probe gain.
+DEFAULT_ENCODER = EncoderConfig(name="minkunet14", params={
+    "in_channels": 4, "out_channels": 32, "voxel_size": 0.1, "init_dim": 16,
+    "planes": [16, 32, 64, 64, 64, 48, 32, 32]})
 
 
 def demo_config(log: str, log_options: dict[str, Any], steps: int, seed: int, encoder: EncoderConfig,
