@@ -19,7 +19,7 @@ def write_demo_log(out_dir: str | os.PathLike = "runs/demo_log", n_frames: int =
     out = Path(out_dir)
     marker = out / DEMO_VERSION / "sample_data.json"
     stamp = out / ".multimodal_demo"
-    wanted = f"frames={n_frames} seed={seed}"
+    wanted = f"frames={n_frames} seed={seed} world=2"  # world=2: the open3d synthetic world (issue 4)
     if marker.is_file() and stamp.is_file() and stamp.read_text() == wanted:
         return out
     frames = make_demo_drive(n_frames=n_frames, seed=seed)

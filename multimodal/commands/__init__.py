@@ -9,4 +9,5 @@ COMMANDS: dict[str, str] = {
     "train": "multimodal.commands.train",
     "export": "multimodal.commands.export",
     "demo": "multimodal.commands.demo",
+    "make-world": "multimodal.commands.make_world",
 }
