@@ -36,7 +36,7 @@ def demo_config(log: str, log_options: dict[str, Any], steps: int, seed: int, en
     """The demo's experiment: PointContrast (PointInfoNCE) on two registered sweeps."""
     return ExperimentConfig(
         name="demo",
-        data=DataConfig(log=log, log_options=log_options, views="two_sweeps", max_points=8000, batch_size=2,
+        data=DataConfig(log=log, log_options=log_options, views="two_sweeps", max_points=4000, batch_size=2,
                         num_workers=num_workers),
         model=ModelConfig(lidar=encoder, head_dim=32),
         objective=ObjectiveConfig(name="point_info_nce", params={"temperature": 0.07, "num_pairs": 1024}),

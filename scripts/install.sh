@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install multimodal into ./.venv on a fresh Debian 12 / Python 3.11 machine.
-#   bash scripts/install.sh            # runtime + dev (tests) extras
+#   bash scripts/install.sh              # runtime + dev (tests) extras
+#   bash scripts/install.sh --minkowski  # also build MinkowskiEngine (the `minkowski` sparse backend, ~6 min once)
 # Re-running is cheap: apt and pip skip what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,4 +31,7 @@ EXTRAS="${MULTIMODAL_EXTRAS:-dev}"
 # One resolver run for everything, with our pinned matched set of torch libraries.
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || echo "[install] (pip upgrade skipped)"
 .venv/bin/python -m pip install -q -c requirements/constraints.txt -e ".[${EXTRAS}]" 2> >(grep -v -e "is ignored: it is neither" -e "BuildBackendWarning" >&2)
+if [ "${1:-}" = "--minkowski" ]; then
+  bash scripts/install_minkowski.sh
+fi
 echo "[install] done: $(.venv/bin/python -c 'import torch, torchaudio, nuscenes, rosbags, av; print("torch", torch.__version__, "torchaudio", torchaudio.__version__, "av", av.__version__)')"
