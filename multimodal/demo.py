@@ -41,7 +41,8 @@ def demo_config(log: str, log_options: dict[str, Any], steps: int, seed: int, en
         model=ModelConfig(lidar=encoder, head_dim=32),
         objective=ObjectiveConfig(name="point_info_nce", params={"temperature": 0.07, "num_pairs": 1024}),
         optim=OptimConfig(optimizer="adamw", lr=2e-3, schedule="cosine", warmup_steps=10),
-        trainer=TrainerConfig(max_steps=steps, checkpoint_every_n_steps=max(10, steps // 5), log_every_n_steps=5,
+        trainer=TrainerConfig(max_steps=steps, checkpoint_every_n_steps=max(10, steps // 5),
+                              log_every_n_steps=max(1, min(5, steps // 4)),
                               seed=seed, deterministic=False),
     )
 

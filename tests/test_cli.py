@@ -82,4 +82,22 @@ def test_readme_commands_match_ci():
     test_cmd = next(line for line in ci.splitlines() if "pytest" in line and not line.startswith("#"))
     assert test_cmd.strip() in readme
     head = readme.split("```")[1]  # the first code block holds the two fresh-machine commands
-    assert "multimodal inspect --demo" in head and test_cmd.strip() in head
+    assert ".venv/bin/multimodal demo" in head and test_cmd.strip() in head
+
+
+def test_demo_writes_encoder_curves_probe_and_picture(tmp_path):
+    """A short demo: every product of the run folder is there and loadable (learning itself is
+    measured by the probe numbers in the README and the training tests)."""
+    out = tmp_path / "demo"
+    r = run("demo", "--out", out, "--steps", 4, "--frames", 14, "--workers", 0, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    summary = json.loads((out / "summary.json").read_text())
+    for key in ("pretrained", "random_init"):
+        assert 0.0 <= summary[key]["linear_probe"]["miou"] <= 1.0
+    import multimodal
+
+    enc = multimodal.load_encoder(summary["files"]["encoder"])
+    assert enc.out_channels == 32
+    for picture in ("loss_curves", "features"):
+        assert Image.open(summary["files"][picture]).size[0] > 500
+    assert "linear probe mIoU" in r.stdout and str(out / "features.png") in r.stdout

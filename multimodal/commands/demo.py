@@ -18,7 +18,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--data", help="your log instead of the synthetic world (nuScenes root, bag)")
     p.add_argument("--option", "-o", action="append", default=[], metavar="KEY=VALUE",
                    help="reader option for --data, e.g. version=v1.0-mini")
-    p.add_argument("--steps", type=int, default=300, help="pretraining steps (default 300, a few minutes on 2 cores)")
+    p.add_argument("--steps", type=int, default=300, help="pretraining steps (default 300: about 3 minutes on 2 cores)")
     p.add_argument("--frames", type=int, default=60, help="synthetic world: sweeps to generate (default 60)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=2, help="dataloader workers")

@@ -68,7 +68,7 @@ def plot_training_curves(metrics_csv: str | os.PathLike, out_png: str | os.PathL
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = list(csv.DictReader(open(metrics_csv)))
+    rows = list(csv.DictReader(open(metrics_csv))) if Path(metrics_csv).is_file() else []
     present = [k for k in keys if rows and k in rows[0]]
     fig, axes = plt.subplots(1, max(1, len(present)), figsize=(5 * max(1, len(present)), 3.5), dpi=100,
                              squeeze=False)
