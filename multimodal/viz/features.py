@@ -57,7 +57,7 @@ def render_point_features(panels: Sequence[tuple[str, np.ndarray, np.ndarray]], 
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    return _save(fig, out_png)
+    return save_figure(fig, out_png)
 
 
 def plot_training_curves(metrics_csv: str | os.PathLike, out_png: str | os.PathLike,
@@ -84,10 +84,11 @@ def plot_training_curves(metrics_csv: str | os.PathLike, out_png: str | os.PathL
         ax.set_title(k)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    return _save(fig, out_png)
+    return save_figure(fig, out_png)
 
 
-def _save(fig, out_png) -> Path:
+def save_figure(fig, out_png: str | os.PathLike) -> Path:
+    """Save a matplotlib figure as PNG atomically (temporary file + rename) and close it."""
     import matplotlib.pyplot as plt
 
     out = Path(out_png)

@@ -97,13 +97,9 @@ def render_frame(frame: Frame, out_png: str | os.PathLike, title: str = "", max_
         ax.legend(fontsize=7, loc="upper right")
     fig.suptitle(title or f"frame {frame.index} at t={frame.timestamp_us} µs", fontsize=10)
     fig.tight_layout()
-    out = Path(out_png)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, out)
-    return out
+    from .features import save_figure
+
+    return save_figure(fig, out_png)
 
 
 def render_log_frame(log, index: int, out_png: str | os.PathLike, title: str | None = None) -> Path:
