@@ -55,7 +55,8 @@ def detect_format(path: str | os.PathLike) -> str:
                          f"({', '.join(sorted(MEDIA_SUFFIXES))})")
 
 
-def _typed(value: str) -> Any:
+def parse_scalar(value: str) -> Any:
+    """A text option value as bool, int, float or str (``"true"`` -> True, ``"30000"`` -> 30000)."""
     low = value.lower()
     if low in ("true", "yes", "1"):
         return True
@@ -85,7 +86,7 @@ def open_log(path_or_uri: str | os.PathLike, format: str | None = None, **option
     if parsed.scheme in READERS:
         fmt = format or parsed.scheme
         path = (parsed.netloc + parsed.path) if parsed.netloc else parsed.path
-        options = {**{k: _typed(v) for k, v in parse_qsl(parsed.query)}, **options}
+        options = {**{k: parse_scalar(v) for k, v in parse_qsl(parsed.query)}, **options}
     else:
         path = text
         fmt = format or detect_format(path)

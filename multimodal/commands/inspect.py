@@ -12,14 +12,14 @@ HELP = "show what a log holds; draw a frame"
 
 def parse_options(items: Sequence[str]) -> dict[str, Any]:
     """``["version=v1.0-mini", "sweeps=true"]`` -> ``{"version": "v1.0-mini", "sweeps": True}``."""
-    from sensors.registry import _typed
+    from sensors.registry import parse_scalar
 
     out: dict[str, Any] = {}
     for item in items:
         if "=" not in item:
             raise SystemExit(f"--option expects key=value, got {item!r}")
         k, v = item.split("=", 1)
-        out[k.strip()] = _typed(v.strip())
+        out[k.strip()] = parse_scalar(v.strip())
     return out
 
 

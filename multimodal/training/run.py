@@ -68,12 +68,14 @@ def last_checkpoint(run_dir: Path) -> Optional[Path]:
 
 
 def check_checkpoint_fits(module: torch.nn.Module, ckpt: Path) -> dict:
-    """Load a checkpoint (no arbitrary unpickling) and check its weights fit the module's architecture."""
+    """Load a checkpoint (no arbitrary unpickling) and check its weights fit the module's architecture.
+
+    The weights are loaded into ``module`` (Lightning restores the same ones again when fitting).
+    """
     from ..export import load_state_checked
 
     state = torch.load(ckpt, map_location="cpu", weights_only=True)
-    probe = {k: v for k, v in state.get("state_dict", {}).items()}
-    load_state_checked(type(module)(module.hparams["config"]), probe, str(ckpt))
+    load_state_checked(module, state.get("state_dict", {}), str(ckpt))
     return state
 
 
