@@ -33,6 +33,8 @@ class CameraResNet(nn.Module):
             eval mode even while training.
     """
 
+    # Which sensor the encoder reads; serving picks the ROS node by it.
+    modality = "camera"
     contract = {"input": "image (B, 3, H, W) float32, ImageNet-normalized RGB, H and W multiples of 32",
                 "output": "features (B, out_channels, H/stride, W/stride) float32"}
 

@@ -13,6 +13,8 @@ from torch import nn
 class PointMLP(nn.Module):
     """Args: in_channels (4: x, y, z, intensity), hidden, out_channels, layers."""
 
+    # Which sensor the encoder reads; serving picks the ROS node by it.
+    modality = "lidar"
     contract = {"input": "points (N, in_channels) float32 (x, y, z metres, intensity ...), batch (N,) int64",
                 "output": "features (N, out_channels) float32, one per input point"}
 

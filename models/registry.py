@@ -12,6 +12,7 @@ from torch import nn
 ENCODERS: dict[str, str] = {
     "point_mlp": "models.point_mlp:PointMLP",
     "camera_resnet": "models.camera_resnet:CameraResNet",
+    "audio_cnn": "models.audio_cnn:AudioCNN",
     "minkunet14": "models.lidar.minkunet:MinkUNet14",
     "minkunet18": "models.lidar.minkunet:MinkUNet18",
     "minkunet34": "models.lidar.minkunet:MinkUNet34",

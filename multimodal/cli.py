@@ -7,7 +7,7 @@ import logging
 import sys
 from typing import Optional, Sequence
 
-from .commands import COMMANDS
+from .commands import command_modules
 
 DESCRIPTION = """\
 multimodal: self-supervised learning of per-sensor encoders from unlabeled robot logs.
@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in COMMANDS.values():
+    for module in command_modules().values():
         mod = importlib.import_module(module)
         mod.add_parser(sub).set_defaults(func=mod.run)
     return parser

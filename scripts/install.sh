@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install multimodal into ./.venv on a fresh Debian 12 / Python 3.11 machine.
-#   bash scripts/install.sh              # runtime + dev (tests) extras
+#   bash scripts/install.sh              # runtime + dev (tests) + ros (rclpy wheels) extras
 #   bash scripts/install.sh --minkowski  # also build MinkowskiEngine (the `minkowski` sparse backend, ~6 min once)
 # Re-running is cheap: apt and pip skip what is already there.
 set -euo pipefail
@@ -27,7 +27,7 @@ command -v "$PY" >/dev/null 2>&1 || PY=python3
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
-EXTRAS="${MULTIMODAL_EXTRAS:-dev}"
+EXTRAS="${MULTIMODAL_EXTRAS:-dev,ros}"
 # One resolver run for everything, with our pinned matched set of torch libraries.
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || echo "[install] (pip upgrade skipped)"
 .venv/bin/python -m pip install -q -c requirements/constraints.txt -e ".[${EXTRAS}]" 2> >(grep -v -e "is ignored: it is neither" -e "BuildBackendWarning" >&2)

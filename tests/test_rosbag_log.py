@@ -75,7 +75,7 @@ def test_default_sensor_names():
 
 
 def _tf_msg(parent, child, T, stamp_ns):
-    from sensors.bag_writer import _tf
+    from sensors.frame_messages import transform_stamped as _tf
 
     return TYPES["tf2_msgs/msg/TFMessage"](transforms=[_tf(TYPES, parent, child, T, stamp_ns)])
 
@@ -206,7 +206,7 @@ def test_nonfinite_points_dropped_and_counted_and_empty_cloud_rejected(tmp_path)
 
 
 def _camera_bag(tmp_path, image_msg, topic):
-    from sensors.bag_writer import _camera_info
+    from sensors.frame_messages import camera_info as _camera_info
 
     K = np.array([[100.0, 0, 16], [0, 100.0, 12], [0, 0, 1]])
     return write_bag(tmp_path / "b", [

@@ -39,6 +39,8 @@ class MinkUNet(nn.Module):
         backend: sparse backend (None: ``$MULTIMODAL_SPARSE_BACKEND`` or ``native``).
     """
 
+    # Which sensor the encoder reads; serving picks the ROS node by it.
+    modality = "lidar"
     contract: ClassVar[dict[str, str]] = {
         "input": "points (N, >=in_channels) float32 (x, y, z metres, intensity, ...), batch (N,) int64",
         "output": "features (N, out_channels) float32, one per input point (devoxelized)",
