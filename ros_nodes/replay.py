@@ -68,7 +68,8 @@ def _set_stamp(header: Any, ns: int) -> None:
 def run_replay(log_path: str, *, rate: float = 1.0, loops: int = 1, restamp: bool = False, clock: bool = True,
                compressed_images: bool = False, topics: Optional[Sequence[str]] = None,
                wait_for_subscribers: float = 0.0, reliability: str = "reliable", depth: int = 10,
-               frames: Optional[Sequence[int]] = None, node_name: str = "replay", progress: bool = True) -> int:
+               frames: Optional[Sequence[int]] = None, node_name: str = "replay", progress: bool = True,
+               settle_s: float = 3.5) -> int:
     """Publish the log (see the module docstring); returns the number of messages sent.
 
     Args:
@@ -76,7 +77,8 @@ def run_replay(log_path: str, *, rate: float = 1.0, loops: int = 1, restamp: boo
         restamp: stamp headers with the wall clock when sent (latency measurements).
         clock: publish ``/clock`` (rosgraph_msgs/Clock) with each message's stamp.
         topics: publish only these topics (default all).
-        wait_for_subscribers: wait up to this many seconds until every topic has a subscriber.
+        wait_for_subscribers: wait up to this many seconds until every topic has a subscriber, then ``settle_s``
+            more seconds so the subscribers have matched the publishers too.
     """
     import rclpy
     from rclpy.qos import DurabilityPolicy, QoSProfile
@@ -110,6 +112,12 @@ def run_replay(log_path: str, *, rate: float = 1.0, loops: int = 1, restamp: boo
         deadline = time.monotonic() + wait_for_subscribers
         data_pubs = [p for t, p in pubs.items() if t not in ("/tf", "/tf_static") and not t.endswith("_info")]
         while time.monotonic() < deadline and any(p.get_subscription_count() == 0 for p in data_pubs):
+            rclpy.spin_once(node, timeout_sec=0.05)
+        # The publisher sees the match before the subscriber has matched back; best-effort data sent in
+        # between is dropped by the subscriber, so give discovery time to finish on both sides (Fast DDS
+        # re-announces participants every 3 s once its initial announcements are over).
+        settle = time.monotonic() + settle_s
+        while time.monotonic() < settle:
             rclpy.spin_once(node, timeout_sec=0.05)
     sent = 0
     t_start, stamp0 = time.monotonic(), (wanted[0].stamp_ns if wanted else 0)

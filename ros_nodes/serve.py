@@ -36,15 +36,16 @@ def encoder_modality(path: str) -> str:
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
-    """``["name:=value", ...]`` (ROS syntax; ``name=value`` also accepted) -> typed values."""
-    from sensors.registry import parse_scalar
+    """``["name:=value", ...]`` (ROS syntax; ``name=value`` also accepted) -> values typed by YAML rules, as
+    ``ros2 run ... -p`` types them (``1`` int, ``1.0`` float, ``true`` bool, anything else a string)."""
+    import yaml
 
     out = {}
     for item in items:
         key, sep, value = item.partition(":=") if ":=" in item else item.partition("=")
         if not sep or not key:
             raise ValueError(f"parameter override {item!r}: expected name:=value")
-        out[key] = parse_scalar(value)
+        out[key] = yaml.safe_load(value) if value.strip() else ""
     return out
 
 
