@@ -43,7 +43,11 @@ def voxel_rows(xyz: np.ndarray, voxel_size: float) -> tuple[np.ndarray, np.ndarr
         appearance), ``(N,)`` voxel of each point, ``(V, 3) float32`` mean position of each voxel's points.
     """
     keys = np.floor(xyz / voxel_size).astype(np.int64)
-    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    keys -= keys.min(axis=0)
+    span = keys.max(axis=0) + 1
+    # One int64 per voxel (row-major over the cloud's extent): a 1-D unique is ~10x faster than unique(axis=0).
+    flat = (keys[:, 0] * span[1] + keys[:, 1]) * span[2] + keys[:, 2]
+    _, first, inverse = np.unique(flat, return_index=True, return_inverse=True)
     inverse = inverse.reshape(-1)
     order = np.argsort(first, kind="stable")  # voxels in order of their first point
     rank = np.empty_like(order)
