@@ -277,6 +277,28 @@ def test_malformed_messages_are_counted_and_the_node_keeps_serving(tmp_path, enc
         assert "yuv422_yuy2" in log_text, log_text
 
 
+def encoder_ms(encoder_dir: Path, bag: Path, threads: int) -> float:
+    """Median time (ms) of the exported encoder on the bag's sweeps with ``threads`` torch threads."""
+    from multimodal import load_encoder
+    from sensors import open_log
+
+    log = open_log(bag)
+    enc = load_encoder(encoder_dir)
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    times = []
+    try:
+        with torch.inference_mode():
+            for i in list(range(len(log))) * 2:
+                pts = torch.from_numpy(np.ascontiguousarray(next(iter(log[i].lidars.values())).points[:, :4]))
+                t = time.perf_counter()
+                enc(pts)
+                times.append((time.perf_counter() - t) * 1e3)
+    finally:
+        torch.set_num_threads(old)
+    return float(np.median(times[1:]))
+
+
 def _rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -288,27 +310,23 @@ def test_overload_keeps_memory_flat_and_processes_the_freshest(tmp_path, encoder
     """Input at 3x the node's measured capacity for OVERLOAD_SECONDS (default 60 s)."""
     seconds = float(os.environ.get("OVERLOAD_SECONDS", "60"))
     bag = synthetic_bag(tmp_path / "world", seed=5, sweeps=4)
+    # Capacity: the encoder alone on this bag's sweeps, one thread like the node (the node also decodes
+    # and publishes, so 3x this rate is at least 3x what the node can serve).
+    encode_ms = encoder_ms(encoders["lidar"], bag, threads=1)
+    capacity_hz = 1000.0 / encode_ms
+    rate = 3 * capacity_hz / 20.0  # the bag's LiDAR runs at 20 Hz
+    loops = int(np.ceil(seconds * 3 * capacity_hz / 4))
     with LocalNetwork() as net:
         node_log = tmp_path / "serve.log"
         node = net.popen([MULTIMODAL, "serve", str(encoders["lidar"]), "-p", "input_topic:=/LIDAR_TOP",
-                          "-p", "threads:=1"], stdout=open(node_log, "w"), stderr=subprocess.STDOUT)
-        # Capacity: encode time of a few messages sent slowly.
-        rec = start_recorder(net, tmp_path / "probe", {"/lidar/features/timing": "std_msgs/msg/Float64MultiArray"},
-                             count=3, duration=90)
-        net.run([sys.executable, "-m", "ros_nodes.replay", str(bag), "--topic", "/LIDAR_TOP", "--rate", "0.1",
-                 "--wait-for-subscribers", "60", "--loop", "5"], timeout=120, capture_output=True)
-        finish_recorder(rec)
-        total_ms = np.median([m.data[3] for _, _, m in read_bag(tmp_path / "probe")])
-        capacity_hz = 1000.0 / total_ms
-        rate = 3 * capacity_hz / 20.0  # the bag's LiDAR runs at 20 Hz
-        loops = int(np.ceil(seconds * 3 * capacity_hz / 4))
+                          "-p", "threads:=1", "-p", "input_reliability:=reliable"],
+                         stdout=open(node_log, "w"), stderr=subprocess.STDOUT)
         rec = start_recorder(net, tmp_path / "out", {"/lidar/features": "sensor_msgs/msg/PointCloud2",
                                                      "/lidar/features/timing": "std_msgs/msg/Float64MultiArray",
                                                      "/diagnostics": "diagnostic_msgs/msg/DiagnosticArray"},
                              count=0, duration=seconds + 30)
         replay = net.python(["-m", "ros_nodes.replay", str(bag), "--topic", "/LIDAR_TOP", "--rate", f"{rate:.4f}",
-                             "--loop", str(loops), "--restamp", "--reliability", "best_effort",
-                             "--wait-for-subscribers", "30"],
+                             "--loop", str(loops), "--restamp", "--wait-for-subscribers", "60"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         pid = int(subprocess.run(["pgrep", "-f", f"serve {encoders['lidar']}"], capture_output=True,
                                  text=True).stdout.split()[-1])
@@ -327,10 +345,14 @@ def test_overload_keeps_memory_flat_and_processes_the_freshest(tmp_path, encoder
     received, processed, dropped = int(diag["received"]), int(diag["processed"]), int(diag["dropped"])
     # Drops are counted: everything received was processed, dropped or is still queued.
     assert dropped > 0 and received - processed - dropped <= int(diag["queue"]) + 1
-    assert processed >= 0.15 * received  # ~1/3 can be served at 3x load; DDS also drops under load
-    # Memory flat: after warm-up the node's RSS grows by less than 60 MB over the run.
-    later = [m for t, m in rss if t > 10]
-    assert later and max(later) - later[0] < 60, rss
+    assert received >= 0.5 * loops * 4, (received, loops * 4)  # reliable input: DDS delivers most of them
+    assert processed >= 0.15 * received  # about 1/3 can be served at 3x load
+    # Memory flat: no growth from the first half of the run to the second (peaks come and go with each
+    # forward pass; a leak or an unbounded queue would raise both the peaks and the median).
+    samples = np.array([m for t, m in rss if t > 5])
+    first, second = samples[: len(samples) // 2], samples[len(samples) // 2:]
+    assert len(samples) >= 8, rss
+    assert second.max() <= first.max() + 60 and np.median(second) <= np.median(first) + 60, rss
     # The freshest messages are processed: the wait in the queue stays near one processing time, not a backlog.
     queued = np.array([m.data[4] for t, _, m in msgs if t == "/lidar/features/timing"])
     totals = np.array([m.data[3] for t, _, m in msgs if t == "/lidar/features/timing"])
@@ -338,3 +360,7 @@ def test_overload_keeps_memory_flat_and_processes_the_freshest(tmp_path, encoder
     # ... and end to end the features arrive a bounded time after their sweep was published.
     lat_ms = np.array([(t - stamp_ns(m)) / 1e6 for tp, t, m in msgs if tp == "/lidar/features"])
     assert np.percentile(lat_ms, 90) < 6 * np.median(totals) + 100, np.percentile(lat_ms, 90)
+    print(json.dumps({"encode_ms_alone": encode_ms, "input_hz": 3 * capacity_hz, "received": received,
+                      "processed": processed, "dropped": dropped, "rss_mb_first_half_median": float(np.median(first)),
+                      "rss_mb_second_half_median": float(np.median(second)), "queued_ms_median": float(np.median(queued)),
+                      "latency_ms_p90": float(np.percentile(lat_ms, 90))}))
