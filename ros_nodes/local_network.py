@@ -32,8 +32,6 @@ def ros_environment(domain_id: Optional[int] = None, base: Optional[Mapping[str,
     env.pop("ROS_STATIC_PEERS", None)
     env["ROS_DOMAIN_ID"] = str(random.randint(1, 100) if domain_id is None else domain_id)
     env.setdefault("PYTHONUNBUFFERED", "1")
-    # One thread per BLAS call keeps several node processes on 2 cores from spin-waiting on each other.
-    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     return env
 
 
