@@ -14,7 +14,8 @@ Output (``output_topic``, default ``/lidar/features``): fields ``x, y, z, rgb, f
     feature_type: ``float32`` or ``int8`` (127 * unit-normalized feature: the direction only).
     pca_sample: points used to fit the fixed PCA on the first message (colours and reduced channels).
 
-The default (voxel, all channels, float32) keeps the message at about half the input's point count;
+The default (voxel, all channels, float32) halves the rows (the real nuScenes sweep: 34,688 points, 17,885
+voxels at 0.1 m, 2.6 MB);
 ``output_mode: point`` gives the full per-point float32 output.
 """
 from __future__ import annotations
