@@ -165,3 +165,19 @@ def test_parameter_yaml_lists_every_declared_parameter():
     for line in (ROS_DIR / "config" / "features.yaml").read_text().splitlines():
         if line.startswith("    ") and ":" in line:
             assert "#" in line, f"uncommented parameter: {line.strip()}"
+
+
+def test_cli_finds_the_ros_commands_through_entry_points():
+    """`multimodal serve` / `replay` come from ros_nodes via the `multimodal.commands` entry points."""
+    import subprocess
+    import sys
+
+    from multimodal.commands import COMMANDS, command_modules
+
+    mods = command_modules()
+    assert mods["serve"] == "ros_nodes.serve" and mods["replay"] == "ros_nodes.replay"
+    assert "serve" not in COMMANDS  # the multimodal package itself never names ros_nodes
+    out = subprocess.run([sys.executable, "-m", "multimodal.cli", "serve", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "ENCODER_DIR" in out.stdout and "--params-file" in out.stdout
+    out = subprocess.run([sys.executable, "-m", "multimodal.cli", "replay", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "--rate" in out.stdout and "--restamp" in out.stdout
