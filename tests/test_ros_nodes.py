@@ -191,11 +191,24 @@ def test_synthetic_bag_through_lidar_node_voxel_output(tmp_path, encoders):
                   stdout=open(tmp_path / "serve.log", "w"), stderr=subprocess.STDOUT)
         rec = start_recorder(net, tmp_path / "out", {"/lidar/features": "sensor_msgs/msg/PointCloud2"},
                              count=len(sweeps), duration=120)
+        typed = net.python([str(SCRIPTS / "typed_listen.py"), "--topic", "/lidar/features", "--count", str(len(sweeps))],
+                           stdout=subprocess.PIPE, text=True)
+        assert typed.stdout.readline().strip() == "listening"
         r = net.run([sys.executable, "-m", "ros_nodes.replay", str(bag), "--topic", "/LIDAR_TOP", "--rate", "0.25",
                      "--wait-for-subscribers", "60"], timeout=120, capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
         counts = finish_recorder(rec)
+        typed_out, _ = typed.communicate(timeout=120)
     assert counts["/lidar/features"] == len(sweeps), (tmp_path / "serve.log").read_text()
+    # A subscriber with rclpy's generated sensor_msgs/PointCloud2 class reads the same clouds, byte for byte.
+    seen = {d["stamp_ns"]: d for d in map(json.loads, typed_out.strip().splitlines())}
+    assert len(seen) == len(sweeps)
+    import hashlib
+
+    for _, _, m in read_bag(tmp_path / "out"):
+        d = seen[stamp_ns(m)]
+        assert d["width"] == m.width and d["point_step"] == m.point_step and d["frame"] == m.header.frame_id
+        assert d["fields"][:4] == ["x", "y", "z", "rgb"] and d["sha1"] == hashlib.sha1(m.data.tobytes()).hexdigest()
     voxel = 0.1  # the demo encoder's voxel size
     for _, _, m in read_bag(tmp_path / "out"):
         pts = sweeps[stamp_ns(m)]

@@ -59,3 +59,27 @@ def test_missing_file_and_bad_yaml(tmp_path):
         load_config(Exp, tmp_path / "nope.yaml")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(Exp, write(tmp_path, "name: [unclosed\n"))
+
+
+def test_fixed_length_tuples_keep_their_values(tmp_path):
+    """``tuple[int, int]`` fields (e.g. data.image_wh) load the numbers, typed, and reject a wrong length."""
+    from pathlib import Path
+
+    from multimodal.training.config import ExperimentConfig
+
+    cfg = load_config(ExperimentConfig, Path(__file__).resolve().parents[1] / "configs" / "synthetic_slidr.yaml")
+    assert cfg.data.image_wh == (320, 192) and all(type(v) is int for v in cfg.data.image_wh)
+
+    @dataclass
+    class Pair:
+        wh: tuple[int, float] = (1, 2.0)
+
+    p = tmp_path / "p.yaml"
+    p.write_text("wh: [3, 4.5]\n")
+    assert load_config(Pair, p).wh == (3, 4.5)
+    p.write_text("wh: [3, 4, 5]\n")
+    with pytest.raises(ConfigError, match="expected 2 values"):
+        load_config(Pair, p)
+    p.write_text("wh: [x, 4.5]\n")
+    with pytest.raises(ConfigError, match="wh"):
+        load_config(Pair, p)
