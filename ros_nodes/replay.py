@@ -10,6 +10,7 @@ sending instead (for latency measurements).
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
 import sys
 import time
@@ -25,33 +26,40 @@ log = logging.getLogger(__name__)
 
 
 def replay_messages(log_path: str, *, frames: Optional[Sequence[int]] = None, loops: int = 1,
-                    compressed_images: bool = False, log_options: Optional[dict[str, Any]] = None
-                    ) -> Iterator[TopicMessage]:
-    """The messages of a log in recorded order, ``loops`` times (stamps shifted by the log's span each loop).
+                    compressed_images: bool = False, log_options: Optional[dict[str, Any]] = None,
+                    topics: Optional[Sequence[str]] = None) -> Iterator[TopicMessage]:
+    """The messages of a log in recorded order, frame by frame (only one frame is read at a time), ``loops``
+    times; later loops repeat the first one's messages (kept in memory) with stamps shifted by its span.
 
-    ``frames`` picks frame indices (default all). Each frame's messages are sorted by stamp.
+    ``frames`` picks frame indices (default all); ``topics`` keeps only those topics.
     """
     lg = open_log(log_path, **(log_options or {}))
     conv = FrameMessages(typestore().types, compressed_images=compressed_images)
     idx = list(range(len(lg))) if frames is None else list(frames)
     if not idx:
         raise ValueError(f"{log_path}: no frames to replay")
-    span_ns = 0
-    for loop in range(loops):
-        stamps = []
-        for i in idx:
-            msgs = sorted(conv.messages(lg[i]), key=lambda m: m.stamp_ns)
-            if loop == 0 and i == idx[0]:
-                static = conv.tf_static(msgs[0].stamp_ns if msgs else 0)
-                if static is not None:
-                    yield static
-            for m in msgs:
-                stamps.append(m.stamp_ns)
-                yield m if loop == 0 else _shifted(m, loop * span_ns)
-        if loop == 0:
-            # The next loop starts one median frame interval after the last message.
-            span_ns = (max(stamps) - min(stamps)) + (100_000_000 if len(idx) == 1 else
-                                                     (max(stamps) - min(stamps)) // max(len(idx) - 1, 1))
+    first_loop: list[TopicMessage] = []
+    stamps: list[int] = []
+    for n, i in enumerate(idx):
+        msgs = sorted(conv.messages(lg[i]), key=lambda m: m.stamp_ns)
+        if n == 0:
+            static = conv.tf_static(msgs[0].stamp_ns if msgs else 0)
+            if static is not None and (topics is None or static.topic in topics):
+                yield static
+        for m in msgs:
+            if topics is not None and m.topic not in topics:
+                continue
+            stamps.append(m.stamp_ns)
+            if loops > 1:
+                first_loop.append(m)
+            yield m
+    if loops > 1 and stamps:
+        # The next loop starts one mean frame interval after the last message (100 ms for a single frame).
+        span = max(stamps) - min(stamps)
+        span += 100_000_000 if len(idx) == 1 else span // max(len(idx) - 1, 1)
+        for loop in range(1, loops):
+            for m in first_loop:
+                yield _shifted(m, loop * span)
 
 
 def _shifted(m: TopicMessage, dt_ns: int) -> TopicMessage:
@@ -95,19 +103,25 @@ def run_replay(log_path: str, *, rate: float = 1.0, loops: int = 1, restamp: boo
     if clock:
         clock_pub = node.create_publisher(message_class("rosgraph_msgs/msg/Clock"), "/clock", 10)
     T = typestore().types
-    messages = list(replay_messages(log_path, frames=frames, loops=loops, compressed_images=compressed_images))
-    wanted = [m for m in messages if topics is None or m.topic in topics]
-    for m in wanted:
-        if m.topic in pubs or m.topic in skipped:
-            continue
-        try:
-            cls = message_class(m.msgtype)
-        except ImportError as e:
-            log.warning("%s: not published: %s", m.topic, e)
-            skipped.add(m.topic)
-            continue
-        q = latched if m.topic == "/tf_static" or m.topic.endswith("_info") else qos(reliability, depth)
-        pubs[m.topic] = node.create_publisher(cls, m.topic, q)
+
+    def publisher(m: TopicMessage) -> Any:
+        if m.topic not in pubs and m.topic not in skipped:
+            try:
+                cls = message_class(m.msgtype)
+            except ImportError as e:
+                log.warning("%s: not published: %s", m.topic, e)
+                skipped.add(m.topic)
+                return None
+            q = latched if m.topic == "/tf_static" or m.topic.endswith("_info") else qos(reliability, depth)
+            pubs[m.topic] = node.create_publisher(cls, m.topic, q)
+        return pubs.get(m.topic)
+
+    stream = replay_messages(log_path, frames=frames, loops=loops, compressed_images=compressed_images, topics=topics)
+    # Publishers for the topics of the first frame(s) exist before waiting for subscribers; later topics get
+    # theirs when they first appear.
+    head = list(itertools.islice(stream, 64))
+    for m in head:
+        publisher(m)
     if wait_for_subscribers > 0:
         deadline = time.monotonic() + wait_for_subscribers
         data_pubs = [p for t, p in pubs.items() if t not in ("/tf", "/tf_static") and not t.endswith("_info")]
@@ -120,10 +134,11 @@ def run_replay(log_path: str, *, rate: float = 1.0, loops: int = 1, restamp: boo
         while time.monotonic() < settle:
             rclpy.spin_once(node, timeout_sec=0.05)
     sent = 0
-    t_start, stamp0 = time.monotonic(), (wanted[0].stamp_ns if wanted else 0)
+    t_start, stamp0 = time.monotonic(), (head[0].stamp_ns if head else 0)
     try:
-        for m in tqdm(wanted, desc=f"replay {log_path}", unit="msg", disable=not progress):
-            if m.topic not in pubs:
+        for m in tqdm(itertools.chain(head, stream), desc=f"replay {log_path}", unit="msg", disable=not progress):
+            pub = publisher(m)
+            if pub is None:
                 continue
             if rate > 0:
                 wait = t_start + (m.stamp_ns - stamp0) / 1e9 / rate - time.monotonic()
@@ -135,7 +150,7 @@ def run_replay(log_path: str, *, rate: float = 1.0, loops: int = 1, restamp: boo
                 ns = time.time_ns() if restamp else m.stamp_ns
                 clock_pub.publish(encode(T["rosgraph_msgs/msg/Clock"](
                     clock=T["builtin_interfaces/msg/Time"](sec=ns // 10**9, nanosec=ns % 10**9)), "rosgraph_msgs/msg/Clock"))
-            pubs[m.topic].publish(encode(m.msg, m.msgtype))
+            pub.publish(encode(m.msg, m.msgtype))
             sent += 1
         # Give reliable subscribers a moment to take the last messages before the publisher goes.
         end = time.monotonic() + 0.5

@@ -181,3 +181,25 @@ def test_cli_finds_the_ros_commands_through_entry_points():
     assert out.returncode == 0 and "ENCODER_DIR" in out.stdout and "--params-file" in out.stdout
     out = subprocess.run([sys.executable, "-m", "multimodal.cli", "replay", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "--rate" in out.stdout and "--restamp" in out.stdout
+
+
+def test_replay_messages_stream_frames_and_loop_with_increasing_stamps(tmp_path):
+    """Replay order: recorded stamps, one frame read at a time, later loops continue the clock."""
+    from multimodal.demo_log import write_demo_log
+    from ros_nodes.replay import replay_messages
+
+    root = write_demo_log(tmp_path / "world", n_frames=3, seed=0)
+    lidar = list(replay_messages(str(root), loops=3, topics=["/LIDAR_TOP"]))
+    assert [m.topic for m in lidar] == ["/LIDAR_TOP"] * 9
+    stamps = [m.stamp_ns for m in lidar]
+    assert all(b > a for a, b in zip(stamps, stamps[1:]))
+    step = stamps[1] - stamps[0]
+    assert stamps[3] - stamps[2] == step  # the loop restarts one frame interval later
+    header = lidar[8].msg.header
+    assert header.stamp.sec * 10**9 + header.stamp.nanosec == stamps[8]  # headers are shifted too
+    everything = list(replay_messages(str(root)))
+    topics = {m.topic for m in everything}
+    assert {"/LIDAR_TOP", "/tf", "/tf_static", "/CAM_FRONT/image_raw", "/CAM_FRONT/camera_info"} <= topics
+    assert everything[0].topic == "/tf_static"
+    frame_stamps = [m.stamp_ns for m in everything[1:]]
+    assert frame_stamps == sorted(frame_stamps)
