@@ -10,6 +10,7 @@ sending instead (for latency measurements).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import logging
 import sys
@@ -19,6 +20,7 @@ from typing import Any, Optional
 
 from sensors import open_log
 from sensors.frame_messages import FrameMessages, TopicMessage
+from sensors.ros_messages import make_header
 
 from .wire import encode, typestore
 
@@ -63,10 +65,12 @@ def replay_messages(log_path: str, *, frames: Optional[Sequence[int]] = None, lo
 
 
 def _shifted(m: TopicMessage, dt_ns: int) -> TopicMessage:
-    hdr = getattr(m.msg, "header", None)
+    """``m`` stamped ``dt_ns`` later: a shallow copy with its own header (the first loop's message is shared)."""
+    msg = m.msg
+    hdr = getattr(msg, "header", None)
     if hdr is not None:
-        _set_stamp(hdr, m.stamp_ns + dt_ns)
-    return TopicMessage(m.stamp_ns + dt_ns, m.topic, m.msgtype, m.msg)
+        msg = dataclasses.replace(msg, header=make_header(m.stamp_ns + dt_ns, str(hdr.frame_id), typestore().types))
+    return TopicMessage(m.stamp_ns + dt_ns, m.topic, m.msgtype, msg)
 
 
 def _set_stamp(header: Any, ns: int) -> None:

@@ -275,6 +275,7 @@ def test_malformed_messages_are_counted_and_the_node_keeps_serving(tmp_path, enc
         assert node.poll() is None, node_log.read_text()  # still serving
         net.stop(rec)
         finish_recorder(rec)
+        assert net.stop(node) == 0, node_log.read_text()  # SIGINT: a clean shutdown, exit code 0
     msgs = read_bag(tmp_path / "out")
     outputs = [m for t, _, m in msgs if t == f"/{kind}/features"]
     assert len(outputs) == sent["good"], node_log.read_text()
