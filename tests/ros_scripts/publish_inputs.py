@@ -1,6 +1,6 @@
 """Test publisher (runs inside a LocalNetwork): publishes a scripted list of good and malformed inputs.
 
-    python publish_inputs.py lidar|camera|audio --topic T [--gap S] [--count N] [--rate HZ]
+    python publish_inputs.py lidar|camera|audio --topic T [--gap S] [--count N] [--bad] [--probe-topic OUT]
 
 Scenarios:
     lidar: good, wrong point_step, good, truncated data, good, all-NaN cloud, good, empty cloud, good,
@@ -96,6 +96,7 @@ def main():
     p.add_argument("--gap", type=float, default=0.5, help="seconds between messages")
     p.add_argument("--count", type=int, default=3)
     p.add_argument("--bad", action="store_true")
+    p.add_argument("--probe-topic", help="first send a good message until an output shows up here (discovery done)")
     args = p.parse_args()
     T = typestore().types
     msgs = {"lidar": lambda: lidar_messages(T), "camera": lambda: camera_messages(T),
@@ -107,11 +108,31 @@ def main():
     while pub.get_subscription_count() == 0 and time.monotonic() < deadline:
         rclpy.spin_once(node, timeout_sec=0.05)
     time.sleep(2.0)  # let the node's outputs and the recorder discover each other too
+    probes = 0
+    if args.probe_topic:
+        # Discovery can finish on one side seconds before the other (Fast DDS re-announces every 3 s): send one
+        # good message at a time until its output arrives, so the scripted sequence meets a connected node.
+        outputs = []
+        out_type = "sensor_msgs/msg/PointCloud2" if args.kind == "lidar" else "sensor_msgs/msg/Image"
+        node.create_subscription(message_class(out_type), args.probe_topic, outputs.append, qos("reliable", 10),
+                                 raw=True)
+        good_msgtype, good = next((mt, m) for g, mt, m in msgs if g)
+        deadline = time.monotonic() + 90
+        while not outputs and time.monotonic() < deadline:
+            pub.publish(encode(good, good_msgtype))
+            probes += 1
+            end = time.monotonic() + 2.0
+            while not outputs and time.monotonic() < end:
+                rclpy.spin_once(node, timeout_sec=0.05)
+        time.sleep(1.0)  # outputs of a second probe in flight
+        rclpy.spin_once(node, timeout_sec=0.05)
     for _, msgtype, m in msgs:
         pub.publish(encode(m, msgtype))
         time.sleep(args.gap)
     time.sleep(1.0)
-    print(json.dumps({"good": sum(g for g, _, _ in msgs), "bad": sum(not g for g, _, _ in msgs)}), flush=True)
+    stamps = sorted({m.header.stamp.sec * 10**9 + m.header.stamp.nanosec for g, _, m in msgs if g and hasattr(m, "header")})
+    print(json.dumps({"good": sum(g for g, _, _ in msgs) + probes, "bad": sum(not g for g, _, _ in msgs),
+                      "probes": probes, "good_stamps": stamps}), flush=True)
     node.destroy_node()
     rclpy.try_shutdown()
 
