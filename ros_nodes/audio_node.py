@@ -39,10 +39,6 @@ class AudioFeatureNode(FeatureNode):
     default_input_topic = "/audio/audio"
     default_output_topic = "/audio/features"
 
-    def __init__(self, parameter_overrides: Optional[dict[str, Any]] = None, node_name: str = "audio_features",
-                 **kwargs: Any):
-        super().__init__(node_name, parameter_overrides, **kwargs)
-
     def declare_modality_parameters(self) -> None:
         self._declare("input_type", "audio_common")
         self._declare("info_topic", "")

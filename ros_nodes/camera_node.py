@@ -58,10 +58,6 @@ class CameraFeatureNode(FeatureNode):
     default_input_topic = "/camera/image_raw"
     default_output_topic = "/camera/features"
 
-    def __init__(self, parameter_overrides: Optional[dict[str, Any]] = None, node_name: str = "camera_features",
-                 **kwargs: Any):
-        super().__init__(node_name, parameter_overrides, **kwargs)
-
     def declare_modality_parameters(self) -> None:
         self._declare("input_type", "image")
         self._declare("scale", 1.0)

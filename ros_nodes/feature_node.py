@@ -103,7 +103,9 @@ class FeatureNode(Node):
     default_input_topic: ClassVar[str] = ""
     default_output_topic: ClassVar[str] = ""
 
-    def __init__(self, node_name: str, parameter_overrides: Optional[dict[str, Any]] = None, **kwargs: Any):
+    def __init__(self, parameter_overrides: Optional[dict[str, Any]] = None, node_name: Optional[str] = None,
+                 **kwargs: Any):
+        node_name = node_name or f"{self.modality}_features"
         overrides = [Parameter(k, value=v) for k, v in (parameter_overrides or {}).items()]
         super().__init__(node_name, parameter_overrides=overrides, **kwargs)
         self._declare("encoder_path", "")

@@ -67,10 +67,6 @@ class LidarFeatureNode(FeatureNode):
     default_input_topic = "/lidar/points"
     default_output_topic = "/lidar/features"
 
-    def __init__(self, parameter_overrides: Optional[dict[str, Any]] = None, node_name: str = "lidar_features",
-                 **kwargs: Any):
-        super().__init__(node_name, parameter_overrides, **kwargs)
-
     def declare_modality_parameters(self) -> None:
         self._declare("output_mode", "voxel")
         self._declare("voxel_size", 0.0)

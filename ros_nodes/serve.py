@@ -99,5 +99,4 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                                         formatter_class=argparse.RawDescriptionHelpFormatter))
 
 
-def run(args: argparse.Namespace) -> int:
-    return run_from_args(args)
+run = run_from_args  # the command's entry (the CLI calls ``module.run(args)``)
