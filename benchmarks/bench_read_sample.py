@@ -3,14 +3,14 @@
 
 One run measures, on the same data and in the same process, interleaved repeat by repeat:
 
-- ``tables``: ``sensors.open_log(root)`` opened once, then ``log[0]`` (LIDAR_TOP + 6 decoded
+- ``tables``: ``multimodal.sensors.open_log(root)`` opened once, then ``log[0]`` (LIDAR_TOP + 6 decoded
   cameras, calibration, ego poses, synchronization) -- against nuscenes-devkit + numpy:
   ``NuScenes(...)`` once, then per repeat ``LidarPointCloud.from_file`` for LIDAR_TOP, PIL-decoding
   the six JPEGs to numpy RGB and the 4x4 calibrated_sensor / ego_pose matrices (pyquaternion) of
   all seven sample_data records.
 - ``tables, fresh open``: the same, but the log (ours) / ``NuScenes`` (peer) is opened again in every
   repeat and all its frames read, so the devkit table load counts.
-- ``bag``: ``sensors.open_log(bag)`` once, then ``log[0]`` -- against rosbags ``AnyReader`` + numpy:
+- ``bag``: ``multimodal.sensors.open_log(bag)`` once, then ``log[0]`` -- against rosbags ``AnyReader`` + numpy:
   opened once, then per repeat every message read and deserialized, the PointCloud2 data viewed as
   ``(N, 5) float32`` with ``np.frombuffer``, the CompressedImages PIL-decoded to numpy RGB, the
   CameraInfo ``k`` read as a 3x3 matrix and the tf quaternions turned into 4x4 matrices.
@@ -23,7 +23,7 @@ same matrices), so the two loops are known to do the same work.
 Data: ``$MULTIMODAL_SHARED_DATA`` (default ``<repo>/../shared/data``) with
 ``nuscenes_mmdet3d_demo/`` and ``nuscenes_demo_ros2_bag_derived/n015_scene0061_sample0``.
 The nuScenes tables are written to a temporary folder by
-``sensors.mmdet3d_info.write_nuscenes_tables_from_info`` (sensor folder symlinked) and removed at exit.
+``multimodal.sensors.mmdet3d_info.write_nuscenes_tables_from_info`` (sensor folder symlinked) and removed at exit.
 
 Usage::
 
@@ -202,8 +202,7 @@ def machine_info() -> dict:
 
 def build_cases(root: Path, bag: Path) -> tuple[dict[str, tuple[Callable, Callable]], dict]:
     """case -> (ours, peer); each callable reads once and returns the number of frames it produced."""
-    import sensors
-
+    from multimodal import sensors
     log_t = sensors.open_log(root)
     log_b = sensors.open_log(bag)
     nusc = open_peer_tables(root)
@@ -350,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: data not found: {p} (set MULTIMODAL_SHARED_DATA)", file=sys.stderr)
             return 2
 
-    from sensors.mmdet3d_info import write_nuscenes_tables_from_info
+    from multimodal.sensors.mmdet3d_info import write_nuscenes_tables_from_info
 
     command = "cd " + shlex.quote(str(REPO)) + " && " + " ".join(
         shlex.quote(a) for a in [os.path.relpath(sys.executable, REPO) if sys.executable.startswith(str(REPO))

@@ -1,9 +1,9 @@
 """End-to-end latency of the ROS 2 feature nodes, in separate processes on this machine.
 
 The real nuScenes keyframe (LiDAR sweep of 34,688 points; CAM_FRONT 1600x900) is replayed with
-``ros_nodes.replay --restamp`` (header stamp = wall clock at sending) into ``multimodal serve`` and the features
-are recorded by ``ros_nodes.record`` (log time = wall clock at arrival); latency = arrival - stamp. All three
-processes run in one private loopback-only network namespace (:class:`ros_nodes.local_network.LocalNetwork`).
+``multimodal.ros_nodes.replay --restamp`` (header stamp = wall clock at sending) into ``multimodal serve`` and the features
+are recorded by ``multimodal.ros_nodes.record`` (log time = wall clock at arrival); latency = arrival - stamp. All three
+processes run in one private loopback-only network namespace (:class:`multimodal.ros_nodes.local_network.LocalNetwork`).
 
 Per scenario it prints p50/p99 latency, throughput (features/s against the input rate), the node's own time
 split (decode / encode / publish, from its timing topic), the encoder alone on the same input in this process
@@ -49,7 +49,7 @@ SCENARIOS = {
 
 
 def nuscenes_root(tmp: Path) -> Path:
-    from sensors.mmdet3d_info import write_nuscenes_tables_from_info
+    from multimodal.sensors.mmdet3d_info import write_nuscenes_tables_from_info
 
     src = SHARED / "nuscenes_mmdet3d_demo"
     if not src.exists():
@@ -62,7 +62,7 @@ def export_defaults(tmp: Path) -> dict[str, Path]:
     latency does not depend on them)."""
     import torch
 
-    from models.registry import build_encoder
+    from multimodal.models.registry import build_encoder
     from multimodal.demo import DEFAULT_ENCODER
     from multimodal.export import export_encoder
 
@@ -77,8 +77,8 @@ def encoder_alone(encoders: dict[str, Path], root: Path, repeats: int = 10) -> d
     import torch
 
     from multimodal import load_encoder
-    from ros_nodes.camera_node import camera_feature_map
-    from sensors import open_log
+    from multimodal.ros_nodes.camera_node import camera_feature_map
+    from multimodal.sensors import open_log
 
     frame = open_log(root)[0]
     pts = torch.from_numpy(np.ascontiguousarray(frame.lidars["LIDAR_TOP"].points[:, :4], np.float32))
@@ -101,8 +101,8 @@ def encoder_alone(encoders: dict[str, Path], root: Path, repeats: int = 10) -> d
 
 
 def run_scenario(name: str, encoders: dict[str, Path], root: Path, seconds: float, tmp: Path) -> dict:
-    from ros_nodes.local_network import LocalNetwork
-    from ros_nodes.wire import decode
+    from multimodal.ros_nodes.local_network import LocalNetwork
+    from multimodal.ros_nodes.wire import decode
 
     modality, topic, rate, reliability, params = SCENARIOS[name]
     params = {**params, "input_reliability": reliability}
@@ -116,12 +116,12 @@ def run_scenario(name: str, encoders: dict[str, Path], root: Path, seconds: floa
             args += ["-p", f"{k}:={v}"]
         log = open(tmp / f"serve_{name}.log", "w")
         node = net.popen(args, stdout=log, stderr=subprocess.STDOUT)
-        rec = net.python(["-m", "ros_nodes.record", "--out", str(bag), "--duration", str(seconds + 40),
+        rec = net.python(["-m", "multimodal.ros_nodes.record", "--out", str(bag), "--duration", str(seconds + 40),
                           f"{out_topic}={out_type}", f"{out_topic}/timing=std_msgs/msg/Float64MultiArray",
                           "/diagnostics=diagnostic_msgs/msg/DiagnosticArray"],
                          stdout=subprocess.PIPE, text=True)
         rec.stdout.readline()
-        replay = net.run([sys.executable, "-m", "ros_nodes.replay", str(root), "--topic", topic, "--rate", str(rate),
+        replay = net.run([sys.executable, "-m", "multimodal.ros_nodes.replay", str(root), "--topic", topic, "--rate", str(rate),
                           "--loop", str(loops), "--restamp", "--reliability", reliability,
                           "--wait-for-subscribers", "60"], timeout=seconds + 300, capture_output=True, text=True)
         if replay.returncode != 0:

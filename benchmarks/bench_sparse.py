@@ -73,8 +73,8 @@ if "--omp-passive" in sys.argv:
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-import models.sparse as sp  # noqa: E402
-from models.lidar.minkunet import MinkUNet14, MinkUNet34  # noqa: E402
+import multimodal.models.sparse as sp  # noqa: E402
+from multimodal.models.lidar.minkunet import MinkUNet14, MinkUNet34  # noqa: E402
 
 SWEEP = ("nuscenes_mmdet3d_demo", "samples", "LIDAR_TOP",
          "n015-2018-07-24-11-22-45+0800__LIDAR_TOP__1532402927647951.pcd.bin")

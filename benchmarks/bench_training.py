@@ -79,7 +79,7 @@ def _pair_case(kind: str, steps: int, points: int, log: str) -> dict:
     """PointContrast or its supervised counterpart on 2 samples x 2 views."""
     import torch
 
-    from models.registry import build_encoder
+    from multimodal.models.registry import build_encoder
     from multimodal.data.log_source import LogSource
     from multimodal.data.point_pairs import PointPairDataset, collate_point_pairs
     from multimodal.objectives import build_objective
@@ -115,8 +115,8 @@ def _image_case(kind: str, steps: int, points: int, log: str) -> dict:
     differ only by the step."""
     import torch
 
-    from models.camera_resnet import normalize_images
-    from models.registry import build_encoder
+    from multimodal.models.camera_resnet import normalize_images
+    from multimodal.models.registry import build_encoder
     from multimodal.training.module import SSLModule
     from multimodal.training.run import build_dataset
     from multimodal.typed_config import to_dict

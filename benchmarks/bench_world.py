@@ -1,6 +1,6 @@
 """Time the synthetic world's generation: per sweep, per stage (LiDAR, cameras, audio, each writer).
 
-Runs ``sensors.synthetic.export.write_world`` (what ``multimodal make-world`` runs) into a
+Runs ``multimodal.sensors.synthetic.export.write_world`` (what ``multimodal make-world`` runs) into a
 temporary folder and prints a markdown table: wall-clock time of the whole run, and the seconds
 each stage took summed over scenes (worker processes run scenes in parallel, so stage sums can
 exceed the wall time), divided by the number of sweeps, and the CPU seconds of all processes
@@ -51,7 +51,7 @@ def _cpu_s() -> float:
 
 
 def run_once(args: argparse.Namespace, workers: int | None) -> tuple[float, float, dict]:
-    from sensors.synthetic.export import WorldSpec, write_world
+    from multimodal.sensors.synthetic.export import WorldSpec, write_world
 
     spec = WorldSpec(scenes=args.scenes, sweeps_per_scene=args.sweeps, seed=args.seed,
                      formats=tuple(args.formats.split(",")), image_wh=(args.width, args.height))

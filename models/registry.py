@@ -10,12 +10,12 @@ from torch import nn
 
 # name -> "module:Class". A new encoder is one file plus one line here.
 ENCODERS: dict[str, str] = {
-    "point_mlp": "models.point_mlp:PointMLP",
-    "camera_resnet": "models.camera_resnet:CameraResNet",
-    "audio_cnn": "models.audio_cnn:AudioCNN",
-    "minkunet14": "models.lidar.minkunet:MinkUNet14",
-    "minkunet18": "models.lidar.minkunet:MinkUNet18",
-    "minkunet34": "models.lidar.minkunet:MinkUNet34",
+    "point_mlp": "multimodal.models.point_mlp:PointMLP",
+    "camera_resnet": "multimodal.models.camera_resnet:CameraResNet",
+    "audio_cnn": "multimodal.models.audio_cnn:AudioCNN",
+    "minkunet14": "multimodal.models.lidar.minkunet:MinkUNet14",
+    "minkunet18": "multimodal.models.lidar.minkunet:MinkUNet18",
+    "minkunet34": "multimodal.models.lidar.minkunet:MinkUNet34",
 }
 
 

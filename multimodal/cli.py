@@ -7,6 +7,7 @@ import logging
 import sys
 from typing import Optional, Sequence
 
+from . import DISTRIBUTION, __version__
 from .commands import command_modules
 
 DESCRIPTION = """\
@@ -20,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="multimodal", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__} ({DISTRIBUTION})")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in command_modules().values():
         mod = importlib.import_module(module)

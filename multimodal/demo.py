@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from sensors.atomic import atomic_write_json
+from multimodal.sensors.atomic import atomic_write_json
 
 from .training.config import (
     DataConfig,
@@ -53,7 +53,7 @@ def run_demo(out_dir: str | os.PathLike = "runs/demo", data: Optional[str] = Non
     """Run the demo into ``out_dir``; returns the summary that is also written to ``summary.json``."""
     import torch
 
-    from models.registry import build_encoder
+    from multimodal.models.registry import build_encoder
 
     from .data.log_source import LogSource
     from .evaluation.features import extract_point_features

@@ -8,8 +8,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from sensors.nuscenes_tables import write_frames_as_nuscenes
-from sensors.synthetic import NUSCENES_CATEGORIES, make_demo_drive
+from multimodal.sensors.nuscenes_tables import write_frames_as_nuscenes
+from multimodal.sensors.synthetic import NUSCENES_CATEGORIES, make_demo_drive
 
 DEMO_VERSION = "v1.0-demo"
 

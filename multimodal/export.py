@@ -17,8 +17,8 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
-from models.registry import build_encoder, encoder_class
-from sensors.atomic import atomic_write, atomic_write_json
+from multimodal.models.registry import build_encoder, encoder_class
+from multimodal.sensors.atomic import atomic_write, atomic_write_json
 
 FORMAT, VERSION = "multimodal-encoder", 1
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any
 
-from sensors.base import SensorLog
+from multimodal.sensors.base import SensorLog
 
 
 def check_frames(log: SensorLog, show_progress: bool = True, limit: int | None = None) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 Input (parameter ``input_type``):
     ``audio_common`` (default): ``audio_common_msgs/msg/AudioDataStamped``, interleaved PCM, the layout the
-        bag reader documents (:mod:`sensors.ros_messages`); the format comes from the latched
+        bag reader documents (:mod:`multimodal.sensors.ros_messages`); the format comes from the latched
         ``audio_common_msgs/msg/AudioInfo`` topic ``info_topic`` (default: the input topic's sibling
         ``audio_info``) or, until one arrives, from the parameters ``sample_rate``, ``channels`` and
         ``sample_format``. Needs the ``audio_common_msgs`` package (not on PyPI: a ROS installation).
@@ -14,7 +14,7 @@ Clips: ``window`` = 0 embeds each chunk as it comes; ``window`` > 0 (seconds) em
 each time a chunk arrives (once that much audio has arrived). Audio is resampled to the encoder's rate.
 
 Output (``output_topic``, default ``/audio/features``): ``sensor_msgs/Image`` 1 x 1 ``32FC{C}`` (a one-pixel
-feature map, see :mod:`ros_nodes.wire`) with the chunk's header.
+feature map, see :mod:`multimodal.ros_nodes.wire`) with the chunk's header.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from sensors.ros_messages import AudioFormat, audio_to_array, make_header
+from multimodal.sensors.ros_messages import AudioFormat, audio_to_array, make_header
 
 from .feature_node import BadMessage, FeatureNode, message_class, qos, run_node
 from .wire import AUDIO, FLOAT32_ARRAY, IMAGE, decode, encode, float_image, types

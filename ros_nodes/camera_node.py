@@ -9,7 +9,7 @@ to ``ceil(H / stride) x ceil(W / stride)``.
 
 Outputs (header stamp and frame_id of the input):
     ``output_topic`` (default ``/camera/features``): ``sensor_msgs/Image`` ``32FC{C}``, channels last
-        (layout in :mod:`ros_nodes.wire`); ``feature_channels > 0`` keeps the first k axes of the fixed PCA.
+        (layout in :mod:`multimodal.ros_nodes.wire`); ``feature_channels > 0`` keeps the first k axes of the fixed PCA.
     ``color_topic`` (default ``<output_topic>/color``): ``rgb8`` Image of the first three PCA axes.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from sensors.ros_messages import compressed_image_to_rgb, image_to_rgb
+from multimodal.sensors.ros_messages import compressed_image_to_rgb, image_to_rgb
 
 from .feature_colors import FixedPCA
 from .feature_node import FeatureNode, message_class, run_node
@@ -40,7 +40,7 @@ def camera_feature_map(encoder: Any, images: list[np.ndarray], device: Any = "cp
     import torch
     import torch.nn.functional as F
 
-    from models.camera_resnet import normalize_images
+    from multimodal.models.camera_resnet import normalize_images
 
     h, w = images[0].shape[:2]
     x = normalize_images(torch.from_numpy(np.stack(images)).to(device))

@@ -169,7 +169,7 @@ class FeatureNode(Node):
 
     def decode(self, raw: bytes, index: int) -> Any:
         """Serialized message -> one encoder input (None: nothing to encode yet); raises :class:`BadMessage`
-        (or :class:`~sensors.errors.BadRecordError`) when the message is unusable."""
+        (or :class:`~multimodal.sensors.errors.BadRecordError`) when the message is unusable."""
         raise NotImplementedError
 
     def encode(self, inputs: list[Any]) -> list[Any]:
@@ -274,7 +274,7 @@ class FeatureNode(Node):
             level=level[0], name=f"{self.get_name()}: {self.modality} features", message=message,
             hardware_id=str(self.device),
             values=[T["diagnostic_msgs/msg/KeyValue"](key=k, value=v) for k, v in values.items()])
-        from sensors.ros_messages import make_header
+        from multimodal.sensors.ros_messages import make_header
 
         msg = T[DIAGNOSTIC_ARRAY](header=make_header(time.time_ns(), "", T), status=[status])
         self.diag_pub.publish(encode(msg, DIAGNOSTIC_ARRAY))

@@ -1,11 +1,11 @@
 """LiDAR feature node: ``sensor_msgs/PointCloud2`` in, a PointCloud2 of features out.
 
-Input: any field layout the bag reader accepts (:func:`sensors.ros_messages.pointcloud2_to_array`: x, y, z
+Input: any field layout the bag reader accepts (:func:`multimodal.sensors.ros_messages.pointcloud2_to_array`: x, y, z
 and intensity under any of its names, any PointField types, padding, big endian, organized clouds).
 Non-finite points are dropped (counted); a cloud with no finite point is a bad message.
 
 Output (``output_topic``, default ``/lidar/features``): fields ``x, y, z, rgb, f0..`` (layout in
-:mod:`ros_nodes.wire`), header stamp and frame_id of the input. Extra parameters:
+:mod:`multimodal.ros_nodes.wire`), header stamp and frame_id of the input. Extra parameters:
 
     output_mode: ``voxel`` (default: one row per occupied voxel, x, y, z = centroid of its points) or
         ``point`` (one row per input point, in input order without the dropped points).
@@ -25,7 +25,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from sensors.ros_messages import pointcloud2_to_array
+from multimodal.sensors.ros_messages import pointcloud2_to_array
 
 from .feature_colors import FixedPCA
 from .feature_node import BadMessage, FeatureNode, message_class, run_node

@@ -1,6 +1,6 @@
 """Publish any log ``sensors`` reads (nuScenes root, ROS 1/2 bag, media clip, synthetic world) on ROS 2 topics.
 
-Topics and message layouts are those of :mod:`sensors.frame_messages` (the bag writer's): LiDAR ``/NAME``,
+Topics and message layouts are those of :mod:`multimodal.sensors.frame_messages` (the bag writer's): LiDAR ``/NAME``,
 cameras ``/NAME/image_raw`` (or ``/NAME/image_raw/compressed``) with ``/NAME/camera_info``, audio
 ``/NAME/audio`` (needs the ``audio_common_msgs`` package; skipped with a warning without it), ``/tf``,
 ``/tf_static`` (latched) and ``/clock``. Messages keep their recorded stamps and are sent at the recorded
@@ -18,9 +18,9 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any, Optional
 
-from sensors import open_log
-from sensors.frame_messages import FrameMessages, TopicMessage
-from sensors.ros_messages import make_header
+from multimodal.sensors import open_log
+from multimodal.sensors.frame_messages import FrameMessages, TopicMessage
+from multimodal.sensors.ros_messages import make_header
 
 from .wire import encode, typestore
 

@@ -1,8 +1,8 @@
 """``multimodal serve ENCODER_DIR ...``: start the feature node(s) for exported encoders, no ROS workspace needed.
 
 The node is chosen by the encoder's modality (``encoder.json`` -> the encoder class's ``modality``): LiDAR
-encoders get :class:`~ros_nodes.lidar_node.LidarFeatureNode`, camera encoders
-:class:`~ros_nodes.camera_node.CameraFeatureNode`, audio encoders :class:`~ros_nodes.audio_node.AudioFeatureNode`.
+encoders get :class:`~multimodal.ros_nodes.lidar_node.LidarFeatureNode`, camera encoders
+:class:`~multimodal.ros_nodes.camera_node.CameraFeatureNode`, audio encoders :class:`~multimodal.ros_nodes.audio_node.AudioFeatureNode`.
 Several encoders run as several nodes in one process. Parameters come from a ROS parameter YAML
 (``--params-file``, keyed by node name as in ``ros_nodes/config/features.yaml``) and ``-p name:=value``
 overrides (applied to every node started).
@@ -13,15 +13,15 @@ import argparse
 from typing import Any, Optional, Sequence
 
 NODES = {  # modality -> "module:Class"; a new node is one module plus one line here
-    "lidar": "ros_nodes.lidar_node:LidarFeatureNode",
-    "camera": "ros_nodes.camera_node:CameraFeatureNode",
-    "audio": "ros_nodes.audio_node:AudioFeatureNode",
+    "lidar": "multimodal.ros_nodes.lidar_node:LidarFeatureNode",
+    "camera": "multimodal.ros_nodes.camera_node:CameraFeatureNode",
+    "audio": "multimodal.ros_nodes.audio_node:AudioFeatureNode",
 }
 
 
 def encoder_modality(path: str) -> str:
     """The modality of the exported encoder in folder ``path`` (raises with the file name if unknown)."""
-    from models.registry import encoder_class
+    from multimodal.models.registry import encoder_class
     from multimodal.export import EncoderFormatError, read_encoder_config
 
     cfg = read_encoder_config(path)

@@ -1,7 +1,7 @@
 """Messages on the wire: CDR (de)serialization and the feature messages the nodes publish.
 
 The nodes subscribe with ``raw=True`` and publish serialized bytes, and do the CDR conversion with the
-``rosbags`` typestore: the same message classes and the same converters (:mod:`sensors.ros_messages`)
+``rosbags`` typestore: the same message classes and the same converters (:mod:`multimodal.sensors.ros_messages`)
 that read bags, so a topic accepts exactly the layouts a bag does, and large arrays never pass through
 rclpy's per-field Python conversion. The bytes are ordinary CDR: any rclpy/rclcpp subscriber reads them.
 
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from sensors.ros_messages import make_header, register_audio_types
+from multimodal.sensors.ros_messages import make_header, register_audio_types
 
 POINTCLOUD2 = "sensor_msgs/msg/PointCloud2"
 IMAGE = "sensor_msgs/msg/Image"

@@ -1,4 +1,4 @@
-"""Media files (mp4, webm, mkv, avi, mov ...) as a :class:`~sensors.base.SensorLog`, through PyAV.
+"""Media files (mp4, webm, mkv, avi, mov ...) as a :class:`~multimodal.sensors.base.SensorLog`, through PyAV.
 
 One frame of an :class:`AVClipLog` is one video frame (``cameras["video"]``) plus the audio that
 plays while it is shown (``audio["audio"]``: the samples covering ``[t_i, t_{i+1})``).

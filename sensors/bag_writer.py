@@ -4,7 +4,7 @@ Topics (``NAME`` is the sensor name): ``/NAME`` PointCloud2 for LiDARs; ``/NAME/
 (Image, rgb8) or ``/NAME/image_raw/compressed`` (CompressedImage, jpeg) plus ``/NAME/camera_info``
 for cameras; ``/NAME/audio`` AudioDataStamped plus a latched-style ``/NAME/audio_info`` for audio;
 ``/tf_static`` with ``base_link -> sensor`` extrinsics and ``/tf`` with ``map -> base_link`` at every
-sensor timestamp (built by :mod:`sensors.frame_messages`). Messages are logged at their header stamps.
+sensor timestamp (built by :mod:`multimodal.sensors.frame_messages`). Messages are logged at their header stamps.
 """
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def write_messages(path: str | os.PathLike, messages: Iterable[tuple[str, str, o
                    storage: str = "mcap", typestore=None) -> Path:
     """Write ``(topic, msgtype, message, log time ns)`` tuples, in order, to a new rosbag2 folder.
 
-    ``typestore`` defaults to ROS 2 Humble plus the audio types of :mod:`sensors.ros_messages`.
+    ``typestore`` defaults to ROS 2 Humble plus the audio types of :mod:`multimodal.sensors.ros_messages`.
     """
     from rosbags.rosbag2 import StoragePlugin, Writer
 

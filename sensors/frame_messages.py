@@ -1,6 +1,6 @@
-"""Frames as ROS 2 messages: the topics and message objects one :class:`~sensors.frame.Frame` becomes.
+"""Frames as ROS 2 messages: the topics and message objects one :class:`~multimodal.sensors.frame.Frame` becomes.
 
-Used by the bag writer (:mod:`sensors.bag_writer`) and by the replay tool of ``ros_nodes``, so a log
+Used by the bag writer (:mod:`multimodal.sensors.bag_writer`) and by the replay tool of ``ros_nodes``, so a log
 replayed on topics and the same log written as a bag carry the same messages.
 
 Topics (``NAME`` is the sensor name): ``/NAME`` PointCloud2 (the LiDAR's own fields: x, y, z, intensity,

@@ -2,7 +2,7 @@
 
 OpenCV's decoder (libjpeg-turbo) is used first: about 1.7x faster than PIL on the 1600x900 nuScenes
 JPEGs and it writes RGB straight into a new array. It returns None for truncated or corrupt data,
-which becomes a :class:`~sensors.errors.BadRecordError`. Formats OpenCV cannot read fall back to PIL.
+which becomes a :class:`~multimodal.sensors.errors.BadRecordError`. Formats OpenCV cannot read fall back to PIL.
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 mmdet3d ships samples as sensor files plus an info record (calibration, ego pose, boxes) but no
 nuScenes tables. :func:`write_nuscenes_tables_from_info` writes the tables (and links the sensor
-folders) into a folder of ours, so ``nuscenes-devkit`` and :class:`~sensors.nuscenes_log.NuScenesLog`
+folders) into a folder of ours, so ``nuscenes-devkit`` and :class:`~multimodal.sensors.nuscenes_log.NuScenesLog`
 can read the sample. The user's data folder is only read.
 
 The info holds the ego pose at LiDAR time only; each camera's ego pose at its own timestamp is

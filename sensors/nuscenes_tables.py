@@ -3,7 +3,7 @@
 Used to wrap recordings that come without tables (the mmdet3d demo sample, a robot's own logs)
 and by the synthetic world. :class:`NuScenesTableWriter` builds the 13 core tables (+ lidarseg)
 record by record and links ``prev``/``next`` chains; :func:`write_frames_as_nuscenes` saves a
-sequence of :class:`~sensors.frame.Frame` as a complete dataset (``samples/``, ``sweeps/``,
+sequence of :class:`~multimodal.sensors.frame.Frame` as a complete dataset (``samples/``, ``sweeps/``,
 ``lidarseg/`` and the tables) that ``NuScenes(version=..., dataroot=...)`` opens.
 
 Tokens are derived deterministically from a namespace and a counter, so the same input gives

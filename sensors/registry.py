@@ -12,9 +12,9 @@ from .errors import LogFormatError, MissingFileError
 
 # format name -> "module:class". A new format is one reader file plus one line here.
 READERS: dict[str, str] = {
-    "nuscenes": "sensors.nuscenes_log:NuScenesLog",
-    "rosbag": "sensors.rosbag_log:RosbagLog",
-    "av": "sensors.av_log:AVClipLog",
+    "nuscenes": "multimodal.sensors.nuscenes_log:NuScenesLog",
+    "rosbag": "multimodal.sensors.rosbag_log:RosbagLog",
+    "av": "multimodal.sensors.av_log:AVClipLog",
 }
 MEDIA_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ogv", ".mpg", ".mpeg", ".flv"}
 BAG_SUFFIXES = {".db3", ".mcap", ".bag"}
@@ -73,13 +73,13 @@ def parse_scalar(value: str) -> Any:
 
 
 def open_log(path_or_uri: str | os.PathLike, format: str | None = None, **options: Any) -> SensorLog:
-    """Open any supported log as a sequence of :class:`~sensors.frame.Frame`.
+    """Open any supported log as a sequence of :class:`~multimodal.sensors.frame.Frame`.
 
     ``path_or_uri`` is a path (format detected, or forced with ``format=``) or a URI
     ``FORMAT://PATH?key=value&...`` whose query gives reader options
     (``nuscenes:///data/nuscenes?version=v1.0-trainval&sweeps=true``). ``options`` are passed to
-    the reader (see :class:`~sensors.nuscenes_log.NuScenesLog`, :class:`~sensors.rosbag_log.RosbagLog`,
-    :class:`~sensors.av_log.AVClipLog`).
+    the reader (see :class:`~multimodal.sensors.nuscenes_log.NuScenesLog`, :class:`~multimodal.sensors.rosbag_log.RosbagLog`,
+    :class:`~multimodal.sensors.av_log.AVClipLog`).
     """
     text = os.fspath(path_or_uri)
     parsed = urlparse(text)

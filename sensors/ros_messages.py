@@ -9,7 +9,7 @@ Builders (``array_to_pointcloud2``, ``rgb_to_image`` ...) take ``msg_types``, a 
 type name to message class such as ``rosbags.typesys.get_typestore(Stores.ROS2_HUMBLE).types``;
 they are meant for tests and synthetic bags.
 
-Malformed messages raise :class:`~sensors.errors.BadRecordError` naming the ``source``
+Malformed messages raise :class:`~multimodal.sensors.errors.BadRecordError` naming the ``source``
 (topic), the message ``index`` and the offending ``field``.
 
 Audio layout

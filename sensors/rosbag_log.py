@@ -2,7 +2,7 @@
 
 Streams and message types read into frames:
 
-- ``sensor_msgs/msg/PointCloud2`` -> LiDAR (any field layout, see :mod:`sensors.ros_messages`);
+- ``sensor_msgs/msg/PointCloud2`` -> LiDAR (any field layout, see :mod:`multimodal.sensors.ros_messages`);
 - ``sensor_msgs/msg/Image`` and ``CompressedImage`` -> camera, with ``CameraInfo`` from the
   sibling ``camera_info`` topic (``/ns/image_raw`` -> ``/ns/camera_info``);
 - ``audio_common_msgs/msg/AudioDataStamped`` (+ ``AudioInfo``) -> audio (layout in ``ros_messages``);

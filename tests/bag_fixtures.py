@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
-from sensors.bag_writer import default_typestore, write_messages
+from multimodal.sensors.bag_writer import default_typestore, write_messages
 
 TYPESTORE = default_typestore()
 TYPES = TYPESTORE.types

@@ -36,7 +36,7 @@ NUSCENES_INFO = "mmdet3d_info_n015-2018-07-24-11-22-45+0800.json"
 @pytest.fixture(scope="session")
 def nuscenes_sample_root(tmp_path_factory) -> Path:
     """A nuScenes data root (tables written here, sensor files linked) for the real demo keyframe."""
-    from sensors.mmdet3d_info import write_nuscenes_tables_from_info
+    from multimodal.sensors.mmdet3d_info import write_nuscenes_tables_from_info
 
     src = require_data("nuscenes_mmdet3d_demo")
     out = tmp_path_factory.mktemp("nuscenes_sample")

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 import multimodal
-from models.audio_cnn import AudioCNN
-from models.registry import build_encoder
+from multimodal.models.audio_cnn import AudioCNN
+from multimodal.models.registry import build_encoder
 from multimodal.export import export_encoder
 
 SR = 16000

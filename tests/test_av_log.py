@@ -1,4 +1,4 @@
-"""Tests of :class:`sensors.av_log.AVClipLog` on real media clips.
+"""Tests of :class:`multimodal.sensors.av_log.AVClipLog` on real media clips.
 
 Data: ``$MULTIMODAL_SHARED_DATA`` or ``<repo>/../shared/data`` with ``moviepy_media/`` (MoviePy's test
 clips) and ``opencv_samples_debian/vtest.avi``. Missing data skips these tests, except under
@@ -21,8 +21,8 @@ import av
 import numpy as np
 import pytest
 
-from sensors.av_log import AVClipLog
-from sensors.errors import BadRecordError, LogFormatError, MissingFileError
+from multimodal.sensors.av_log import AVClipLog
+from multimodal.sensors.errors import BadRecordError, LogFormatError, MissingFileError
 
 from .conftest import require_data
 
@@ -180,7 +180,7 @@ def test_random_access_equals_sequential(rel: str, fps: float | None) -> None:
 
 
 def test_sequential_iteration_keeps_the_decoder_position(monkeypatch: pytest.MonkeyPatch) -> None:
-    from sensors import av_log
+    from multimodal.sensors import av_log
 
     seeks: list[int] = []
     restarts: list[object] = []
@@ -398,8 +398,7 @@ def test_bad_arguments() -> None:
 
 
 def test_open_log_detects_media_and_passes_uri_options() -> None:
-    import sensors
-
+    from multimodal import sensors
     log = sensors.open_log(clip(PLANE))
     assert isinstance(log, AVClipLog) and len(log) == 280
     log = sensors.open_log(f"av://{clip(PLANE)}?fps=5&audio_channels=2")

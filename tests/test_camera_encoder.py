@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from models.camera_resnet import CameraResNet, normalize_images
+from multimodal.models.camera_resnet import CameraResNet, normalize_images
 
 
 @pytest.mark.parametrize("depth, stride", [(18, 4), (18, 8), (50, 4)])

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sensors.frame import Frame
-from sensors.geometry import transform_points
-from sensors.synthetic import (
+from multimodal.sensors.frame import Frame
+from multimodal.sensors.geometry import transform_points
+from multimodal.sensors.synthetic import (
     CAMERA_NAMES,
     CLASS_NAMES,
     T_EGO_FROM_LIDAR,
@@ -14,7 +14,7 @@ from sensors.synthetic import (
     make_demo_drive,
     make_world,
 )
-from sensors.synthetic.drive import DEFAULT_START_US
+from multimodal.sensors.synthetic.drive import DEFAULT_START_US
 
 SEED = 0
 N_FRAMES = 4

@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from models.registry import build_encoder
+from multimodal.models.registry import build_encoder
 from multimodal.export import EncoderFormatError, export_encoder, load_encoder
 
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from sensors.frame import CameraImage, LidarSweep
-from sensors.geometry import (
+from multimodal.sensors.frame import CameraImage, LidarSweep
+from multimodal.sensors.geometry import (
     ego_motion,
     interpolate_transform,
     invert,
@@ -16,8 +16,8 @@ from sensors.geometry import (
     quat_wxyz_to_matrix,
     transform_points,
 )
-from sensors.sync import match_nearest, summarize_match
-from sensors.tf_tree import TransformLookupError, TransformTree
+from multimodal.sensors.sync import match_nearest, summarize_match
+from multimodal.sensors.tf_tree import TransformLookupError, TransformTree
 
 
 def _random_T(rng):

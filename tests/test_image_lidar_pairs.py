@@ -8,8 +8,8 @@ import torch
 from multimodal.data.image_lidar_pairs import ImageLidarDataset, collate_image_lidar
 from multimodal.data.log_source import LogSource
 from multimodal.data.superpixels import SuperpixelCache
-from sensors.nuscenes_tables import write_frames_as_nuscenes
-from sensors.synthetic import NUSCENES_CATEGORIES, demo_scene, make_demo_drive, render_camera
+from multimodal.sensors.nuscenes_tables import write_frames_as_nuscenes
+from multimodal.sensors.synthetic import NUSCENES_CATEGORIES, demo_scene, make_demo_drive, render_camera
 
 
 @pytest.fixture(scope="module")

@@ -57,8 +57,8 @@ ENCODER = EncoderConfig(name="minkunet14", params={
 
 def write_world(root: Path, seed: int) -> Path:
     """A 4-frame LiDAR-only synthetic drive (about 5,200 points a sweep) as a nuScenes data root."""
-    from sensors.nuscenes_tables import write_frames_as_nuscenes
-    from sensors.synthetic import NUSCENES_CATEGORIES, make_demo_drive
+    from multimodal.sensors.nuscenes_tables import write_frames_as_nuscenes
+    from multimodal.sensors.synthetic import NUSCENES_CATEGORIES, make_demo_drive
 
     frames = make_demo_drive(n_frames=4, seed=seed, cameras=(), lidar_beams=16, lidar_azimuth_steps=400)
     write_frames_as_nuscenes(frames, root, "v1.0-learning", class_names=NUSCENES_CATEGORIES)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from models.lidar.minkunet import MinkUNet
-from models.registry import ENCODERS, build_encoder
+from multimodal.models.lidar.minkunet import MinkUNet
+from multimodal.models.registry import ENCODERS, build_encoder
 
 from .conftest import require_data
 
@@ -98,7 +98,7 @@ def test_minkunet14_runs_on_real_sweep(voxel_size, n_voxels):
     enc = build_encoder("minkunet14", out_channels=32, voxel_size=voxel_size).train()
     out = enc(pts, torch.zeros(len(pts), dtype=torch.long))
     assert out.shape == (34688, 32) and torch.isfinite(out).all()
-    from models.sparse import voxelize
+    from multimodal.models.sparse import voxelize
 
     assert len(voxelize(pts, voxel_size, feats=pts[:, :4])[0]) == n_voxels
     out.square().mean().backward()

@@ -9,11 +9,11 @@ import shutil
 import numpy as np
 import pytest
 
-import sensors
-from sensors.errors import BadRecordError, LogFormatError, MissingFileError
-from sensors.nuscenes_log import NuScenesLog
-from sensors.nuscenes_tables import write_frames_as_nuscenes
-from sensors.synthetic import NUSCENES_CATEGORIES, make_demo_drive
+from multimodal import sensors
+from multimodal.sensors.errors import BadRecordError, LogFormatError, MissingFileError
+from multimodal.sensors.nuscenes_log import NuScenesLog
+from multimodal.sensors.nuscenes_tables import write_frames_as_nuscenes
+from multimodal.sensors.synthetic import NUSCENES_CATEGORIES, make_demo_drive
 
 from .conftest import require_data
 

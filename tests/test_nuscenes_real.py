@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import sensors
-from sensors.geometry import project_lidar_to_camera
-from sensors.nuscenes_log import NuScenesLog
+from multimodal import sensors
+from multimodal.sensors.geometry import project_lidar_to_camera
+from multimodal.sensors.nuscenes_log import NuScenesLog
 
 CAMERAS = ["CAM_BACK", "CAM_BACK_LEFT", "CAM_BACK_RIGHT", "CAM_FRONT", "CAM_FRONT_LEFT", "CAM_FRONT_RIGHT"]
 

@@ -8,9 +8,9 @@ import torch
 from multimodal.data.correspondences import match_points
 from multimodal.data.log_source import LogSource
 from multimodal.data.point_pairs import PointPairDataset, collate_point_pairs
-from sensors.geometry import invert, transform_points
-from sensors.nuscenes_tables import write_frames_as_nuscenes
-from sensors.synthetic import NUSCENES_CATEGORIES, make_demo_drive
+from multimodal.sensors.geometry import invert, transform_points
+from multimodal.sensors.nuscenes_tables import write_frames_as_nuscenes
+from multimodal.sensors.synthetic import NUSCENES_CATEGORIES, make_demo_drive
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from rosbags.typesys import Stores, get_typestore
 
-from sensors.errors import BadRecordError
-from sensors.ros_messages import (
+from multimodal.sensors.errors import BadRecordError
+from multimodal.sensors.ros_messages import (
     AUDIO_MSG_DEFINITIONS,
     AudioFormat,
     array_to_audio,

@@ -1,5 +1,5 @@
 """ROS 2 feature nodes with real rclpy processes, all inside a private loopback-only network namespace
-(:class:`ros_nodes.local_network.LocalNetwork`): replay -> node (``multimodal serve``) -> recorder."""
+(:class:`multimodal.ros_nodes.local_network.LocalNetwork`): replay -> node (``multimodal serve``) -> recorder."""
 from __future__ import annotations
 
 import json
@@ -31,8 +31,8 @@ def _require_rclpy() -> None:
 
 _require_rclpy()
 
-from ros_nodes.local_network import LocalNetwork  # noqa: E402
-from ros_nodes.wire import cloud_features, decode, image_features  # noqa: E402
+from multimodal.ros_nodes.local_network import LocalNetwork  # noqa: E402
+from multimodal.ros_nodes.wire import cloud_features, decode, image_features  # noqa: E402
 
 # ------------------------------------------------------------------ fixtures and helpers
 
@@ -40,7 +40,7 @@ from ros_nodes.wire import cloud_features, decode, image_features  # noqa: E402
 @pytest.fixture(scope="module")
 def encoders(tmp_path_factory) -> dict[str, Path]:
     """Random-init exported encoders: the demo's LiDAR U-Net, a small camera ResNet, a small audio CNN."""
-    from models.registry import build_encoder
+    from multimodal.models.registry import build_encoder
     from multimodal.demo import DEFAULT_ENCODER
     from multimodal.export import export_encoder
 
@@ -57,7 +57,7 @@ def encoders(tmp_path_factory) -> dict[str, Path]:
 
 def synthetic_bag(out: Path, seed: int, sweeps: int) -> Path:
     """A one-scene synthetic world written as an MCAP bag (small images: the LiDAR is what these tests use)."""
-    from sensors.synthetic.export import WorldSpec, write_world
+    from multimodal.sensors.synthetic.export import WorldSpec, write_world
 
     write_world(out, WorldSpec(scenes=1, sweeps_per_scene=sweeps, seed=seed, formats=("bag",), image_wh=(160, 96)),
                 workers=1)
@@ -72,7 +72,7 @@ def write_params(path: Path, nodes: dict[str, dict]) -> Path:
 
 
 def start_recorder(net: LocalNetwork, out: Path, topics: dict[str, str], count: int, duration: float):
-    proc = net.python(["-m", "ros_nodes.record", "--out", str(out), "--count", str(count), "--duration", str(duration),
+    proc = net.python(["-m", "multimodal.ros_nodes.record", "--out", str(out), "--count", str(count), "--duration", str(duration),
                        *[f"{t}={m}" for t, m in topics.items()]], stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "recording"
     return proc
@@ -115,7 +115,7 @@ def offline_camera(encoder_dir: Path, rgb: np.ndarray) -> np.ndarray:
     """Independent of the node's code: normalize, pad to /32, encode, crop, channels last."""
     import torch.nn.functional as F
 
-    from models.camera_resnet import normalize_images
+    from multimodal.models.camera_resnet import normalize_images
     from multimodal import load_encoder
 
     enc = load_encoder(encoder_dir)
@@ -132,7 +132,7 @@ def offline_camera(encoder_dir: Path, rgb: np.ndarray) -> np.ndarray:
 
 def test_real_nuscenes_sample_through_lidar_and_camera_nodes(nuscenes_sample_root, encoders, tmp_path):
     """The real keyframe replayed (sweep 34,688 points; CAM_FRONT 1600x900): features equal the offline encoders'."""
-    from sensors import open_log
+    from multimodal.sensors import open_log
 
     frame = open_log(nuscenes_sample_root)[0]
     sweep = frame.lidars["LIDAR_TOP"]
@@ -150,7 +150,7 @@ def test_real_nuscenes_sample_through_lidar_and_camera_nodes(nuscenes_sample_roo
                                                      "/camera/features/color": "sensor_msgs/msg/Image",
                                                      "/lidar/features/timing": "std_msgs/msg/Float64MultiArray"},
                              count=2, duration=150)
-        r = net.run([sys.executable, "-m", "ros_nodes.replay", str(nuscenes_sample_root), "--loop", "2", "--rate", "0.5",
+        r = net.run([sys.executable, "-m", "multimodal.ros_nodes.replay", str(nuscenes_sample_root), "--loop", "2", "--rate", "0.5",
                      "--topic", "/LIDAR_TOP", "--topic", "/CAM_FRONT/image_raw", "--wait-for-subscribers", "60"],
                     timeout=150, capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
@@ -179,7 +179,7 @@ def test_real_nuscenes_sample_through_lidar_and_camera_nodes(nuscenes_sample_roo
 
 def test_synthetic_bag_through_lidar_node_voxel_output(tmp_path, encoders):
     """The synthetic world's bag, default (per-voxel) output: each voxel row carries the features of its points."""
-    from sensors import open_log
+    from multimodal.sensors import open_log
 
     bag = synthetic_bag(tmp_path / "world", seed=3, sweeps=3)
     log = open_log(bag)
@@ -194,7 +194,7 @@ def test_synthetic_bag_through_lidar_node_voxel_output(tmp_path, encoders):
         typed = net.python([str(SCRIPTS / "typed_listen.py"), "--topic", "/lidar/features", "--count", str(len(sweeps))],
                            stdout=subprocess.PIPE, text=True)
         assert typed.stdout.readline().strip() == "listening"
-        r = net.run([sys.executable, "-m", "ros_nodes.replay", str(bag), "--topic", "/LIDAR_TOP", "--rate", "0.25",
+        r = net.run([sys.executable, "-m", "multimodal.ros_nodes.replay", str(bag), "--topic", "/LIDAR_TOP", "--rate", "0.25",
                      "--wait-for-subscribers", "60"], timeout=120, capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
         counts = finish_recorder(rec)
@@ -301,7 +301,7 @@ def test_malformed_messages_are_counted_and_the_node_keeps_serving(tmp_path, enc
 def encoder_ms(encoder_dir: Path, bag: Path, threads: int) -> float:
     """Median time (ms) of the exported encoder on the bag's sweeps with ``threads`` torch threads."""
     from multimodal import load_encoder
-    from sensors import open_log
+    from multimodal.sensors import open_log
 
     log = open_log(bag)
     enc = load_encoder(encoder_dir)
@@ -346,7 +346,7 @@ def test_overload_keeps_memory_flat_and_processes_the_freshest(tmp_path, encoder
                                                      "/lidar/features/timing": "std_msgs/msg/Float64MultiArray",
                                                      "/diagnostics": "diagnostic_msgs/msg/DiagnosticArray"},
                              count=0, duration=seconds + 30)
-        replay = net.python(["-m", "ros_nodes.replay", str(bag), "--topic", "/LIDAR_TOP", "--rate", f"{rate:.4f}",
+        replay = net.python(["-m", "multimodal.ros_nodes.replay", str(bag), "--topic", "/LIDAR_TOP", "--rate", f"{rate:.4f}",
                              "--loop", str(loops), "--restamp", "--wait-for-subscribers", "60"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         pid = int(subprocess.run(["pgrep", "-f", f"serve {encoders['lidar']}"], capture_output=True,

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import yaml
 
-from ros_nodes.feature_colors import FixedPCA
-from ros_nodes.latest_queue import LatestQueue
-from ros_nodes.wire import cloud_features, feature_cloud, float_image, image_features, pack_rgb, typestore, unpack_rgb
+from multimodal.ros_nodes.feature_colors import FixedPCA
+from multimodal.ros_nodes.latest_queue import LatestQueue
+from multimodal.ros_nodes.wire import cloud_features, feature_cloud, float_image, image_features, pack_rgb, typestore, unpack_rgb
 
 ROS_DIR = Path(__file__).resolve().parents[1] / "ros_nodes"
 
@@ -73,7 +73,7 @@ def test_float_image_roundtrip():
 
 
 def test_voxel_rows_groups_points_by_voxel():
-    from ros_nodes.lidar_node import voxel_rows
+    from multimodal.ros_nodes.lidar_node import voxel_rows
 
     rng = np.random.default_rng(2)
     xyz = rng.uniform(-3, 3, (2000, 3)).astype(np.float32)
@@ -102,7 +102,7 @@ def test_fixed_pca_colours_are_stable_across_messages():
 
 
 def test_parameter_overrides_follow_ros_typing():
-    from ros_nodes.serve import parse_overrides
+    from multimodal.ros_nodes.serve import parse_overrides
 
     assert parse_overrides(["threads:=1", "scale:=0.5", "input_topic:=/LIDAR_TOP", "x=true", "e:="]) == {
         "threads": 1, "scale": 0.5, "input_topic": "/LIDAR_TOP", "x": True, "e": ""}
@@ -113,9 +113,9 @@ def test_parameter_overrides_follow_ros_typing():
 def test_serve_picks_the_node_by_encoder_modality(tmp_path):
     import torch
 
-    from models.registry import build_encoder
+    from multimodal.models.registry import build_encoder
     from multimodal.export import EncoderFormatError, export_encoder
-    from ros_nodes.serve import encoder_modality
+    from multimodal.ros_nodes.serve import encoder_modality
 
     torch.manual_seed(0)
     export_encoder(build_encoder("point_mlp"), "point_mlp", {}, tmp_path / "lidar")
@@ -175,7 +175,7 @@ def test_cli_finds_the_ros_commands_through_entry_points():
     from multimodal.commands import COMMANDS, command_modules
 
     mods = command_modules()
-    assert mods["serve"] == "ros_nodes.serve" and mods["replay"] == "ros_nodes.replay"
+    assert mods["serve"] == "multimodal.ros_nodes.serve" and mods["replay"] == "multimodal.ros_nodes.replay"
     assert "serve" not in COMMANDS  # the multimodal package itself never names ros_nodes
     out = subprocess.run([sys.executable, "-m", "multimodal.cli", "serve", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "ENCODER_DIR" in out.stdout and "--params-file" in out.stdout
@@ -186,7 +186,7 @@ def test_cli_finds_the_ros_commands_through_entry_points():
 def test_replay_messages_stream_frames_and_loop_with_increasing_stamps(tmp_path):
     """Replay order: recorded stamps, one frame read at a time, later loops continue the clock."""
     from multimodal.demo_log import write_demo_log
-    from ros_nodes.replay import replay_messages
+    from multimodal.ros_nodes.replay import replay_messages
 
     root = write_demo_log(tmp_path / "world", n_frames=3, seed=0)
     lidar = list(replay_messages(str(root), loops=3, topics=["/LIDAR_TOP"]))

@@ -7,14 +7,14 @@ import logging
 import numpy as np
 import pytest
 
-import sensors
-from sensors.bag_writer import write_frames_as_rosbag
-from sensors.errors import BadRecordError, LogFormatError
-from sensors.frame import AudioChunk, Frame, LidarSweep
-from sensors.geometry import make_transform, quat_wxyz_to_matrix
-from sensors.ros_messages import array_to_pointcloud2, rgb_to_compressed_image, rgb_to_image
-from sensors.rosbag_log import RosbagLog, sensor_name_for_topic
-from sensors.synthetic import make_demo_drive
+from multimodal import sensors
+from multimodal.sensors.bag_writer import write_frames_as_rosbag
+from multimodal.sensors.errors import BadRecordError, LogFormatError
+from multimodal.sensors.frame import AudioChunk, Frame, LidarSweep
+from multimodal.sensors.geometry import make_transform, quat_wxyz_to_matrix
+from multimodal.sensors.ros_messages import array_to_pointcloud2, rgb_to_compressed_image, rgb_to_image
+from multimodal.sensors.rosbag_log import RosbagLog, sensor_name_for_topic
+from multimodal.sensors.synthetic import make_demo_drive
 
 from .bag_fixtures import TYPES, write_bag
 from .conftest import require_data
@@ -75,7 +75,7 @@ def test_default_sensor_names():
 
 
 def _tf_msg(parent, child, T, stamp_ns):
-    from sensors.frame_messages import transform_stamped as _tf
+    from multimodal.sensors.frame_messages import transform_stamped as _tf
 
     return TYPES["tf2_msgs/msg/TFMessage"](transforms=[_tf(TYPES, parent, child, T, stamp_ns)])
 
@@ -206,7 +206,7 @@ def test_nonfinite_points_dropped_and_counted_and_empty_cloud_rejected(tmp_path)
 
 
 def _camera_bag(tmp_path, image_msg, topic):
-    from sensors.frame_messages import camera_info as _camera_info
+    from multimodal.sensors.frame_messages import camera_info as _camera_info
 
     K = np.array([[100.0, 0, 16], [0, 100.0, 12], [0, 0, 1]])
     return write_bag(tmp_path / "b", [

@@ -11,9 +11,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import models.sparse as sp
-from models.sparse.backends.native import NativeContext
-from models.sparse.kernel_map import KernelMap, kernel_offsets
+import multimodal.models.sparse as sp
+from multimodal.models.sparse.backends.native import NativeContext
+from multimodal.models.sparse.kernel_map import KernelMap, kernel_offsets
 
 TOL = 1e-5
 GRID = (12, 8, 8)  # dense grid per batch item (x, y, z), voxels; multiples of 4 (stride 4 is tested)
@@ -264,7 +264,7 @@ def test_kernel_maps_built_once_and_reused():
 @pytest.mark.parametrize("dense", [True, False], ids=["dense-table", "sorted-search"])
 def test_kernel_map_pairs_match_brute_force(dense, monkeypatch):
     if not dense:  # force the binary-search path (used for sparse, spread-out sets like LiDAR)
-        monkeypatch.setattr("models.sparse.dense_index.MAX_CELLS", 0)
+        monkeypatch.setattr("multimodal.models.sparse.dense_index.MAX_CELLS", 0)
     gen = torch.Generator().manual_seed(16)
     coords = random_coords(gen, batch=2, density=0.3)
     x = sp.sparse_tensor(coords, torch.zeros(len(coords), 1))

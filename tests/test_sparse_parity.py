@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-import models.sparse as sp
-from models.lidar.minkunet import MinkUNet14
-from models.sparse.backends.spconv import CPU_FORWARD_ENV
+import multimodal.models.sparse as sp
+from multimodal.models.lidar.minkunet import MinkUNet14
+from multimodal.models.sparse.backends.spconv import CPU_FORWARD_ENV
 
 from .conftest import require_data
 

@@ -13,11 +13,11 @@ import open3d as o3d
 import pytest
 from PIL import Image
 
-import sensors
-from sensors.av_log import AVClipLog
-from sensors.av_writer import write_av_clip
-from sensors.geometry import invert, project_lidar_to_camera, transform_points
-from sensors.synthetic import (
+from multimodal import sensors
+from multimodal.sensors.av_log import AVClipLog
+from multimodal.sensors.av_writer import write_av_clip
+from multimodal.sensors.geometry import invert, project_lidar_to_camera, transform_points
+from multimodal.sensors.synthetic import (
     CAMERA_NAMES,
     CLASS_NAMES,
     NUSCENES_CATEGORIES,
@@ -27,9 +27,9 @@ from sensors.synthetic import (
     make_world,
     scene_seed,
 )
-from sensors.synthetic.audio import ENGINE, HORN, WIND, render_microphone
-from sensors.synthetic.drive import T_EGO_FROM_MIC
-from sensors.synthetic.export import WorldSpec, write_world
+from multimodal.sensors.synthetic.audio import ENGINE, HORN, WIND, render_microphone
+from multimodal.sensors.synthetic.drive import T_EGO_FROM_MIC
+from multimodal.sensors.synthetic.export import WorldSpec, write_world
 
 SEED = 7
 SPEC = WorldSpec(scenes=2, sweeps_per_scene=10, seed=SEED, image_wh=(200, 112), keyframe_every=5)

@@ -69,7 +69,7 @@ def test_two_process_ddp_equals_one_process(tmp_path, demo_log):
     for k in a:
         torch.testing.assert_close(b[k], a[k], rtol=1e-4, atol=1e-5, msg=k)
     # and training moved the weights (the comparison is not between two untouched initializations)
-    from models.registry import build_encoder
+    from multimodal.models.registry import build_encoder
 
     torch.manual_seed(0)
     init = build_encoder("point_mlp", in_channels=4, hidden=32, out_channels=16).state_dict()

@@ -19,7 +19,7 @@ from typing import ClassVar, Sequence
 import torch
 from torch import nn
 
-from models.sparse import SparseConv3d, SparseTensor, cat, devoxelize, voxelize
+from multimodal.models.sparse import SparseConv3d, SparseTensor, cat, devoxelize, voxelize
 
 from .blocks import ConvBNReLU, make_stage
 

@@ -2,7 +2,7 @@
 
 One small API (see docs/sparse.md)::
 
-    from models import sparse as sp
+    from multimodal.models import sparse as sp
     x, point_to_voxel = sp.voxelize(points, voxel_size=0.1, batch=batch)   # (N, >=4) metres
     y = sp.SparseConv3d(1, 32, kernel_size=3)(x)                          # submanifold
     z = sp.SparseConv3d(32, 64, kernel_size=2, stride=2)(y)               # tensor stride 2

@@ -16,7 +16,7 @@ class SparseConv3d(nn.Module):
 
     ``stride=1``: submanifold (output on the input's coordinates). ``stride=2``: output on the
     input coordinates floored to twice the tensor stride. Weight ``(k**3, C_in, C_out)`` indexed by
-    kernel offset (``models.sparse.kernel_map.kernel_offsets``); the dense equivalent is
+    kernel offset (``multimodal.models.sparse.kernel_map.kernel_offsets``); the dense equivalent is
     ``conv3d`` with weight ``W_dense[:, :, i, j, l] = weight[(i * k + j) * k + l].T``.
     """
 

@@ -26,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sensors import SensorLogError
+    from multimodal.sensors import SensorLogError
 
     from ..demo import format_demo, run_demo
     from .inspect import parse_options

@@ -12,7 +12,7 @@ HELP = "show what a log holds; draw a frame"
 
 def parse_options(items: Sequence[str]) -> dict[str, Any]:
     """``["version=v1.0-mini", "sweeps=true"]`` -> ``{"version": "v1.0-mini", "sweeps": True}``."""
-    from sensors.registry import parse_scalar
+    from multimodal.sensors.registry import parse_scalar
 
     out: dict[str, Any] = {}
     for item in items:
@@ -56,7 +56,7 @@ def _looks_like_bag(path: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sensors import SensorLogError, open_log
+    from multimodal.sensors import SensorLogError, open_log
 
     from ..inspect_log import check_frames, format_summary
 

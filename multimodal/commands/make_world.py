@@ -55,7 +55,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sensors.synthetic.export import FORMATS, WorldSpec, write_world
+    from multimodal.sensors.synthetic.export import FORMATS, WorldSpec, write_world
 
     formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
     try:

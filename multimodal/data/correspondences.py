@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
-from sensors.frame import CameraImage, LidarSweep
-from sensors.geometry import project_lidar_to_camera
+from multimodal.sensors.frame import CameraImage, LidarSweep
+from multimodal.sensors.geometry import project_lidar_to_camera
 
 
 def match_points(xyz_a: np.ndarray, xyz_b: np.ndarray, radius_m: float) -> np.ndarray:

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from sensors.frame import CameraImage
+from multimodal.sensors.frame import CameraImage
 
 from .correspondences import point_pixel_pairs
 from .log_source import LogSource

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from sensors import SensorLog, open_log
+from multimodal.sensors import SensorLog, open_log
 
 
 class LogSource:

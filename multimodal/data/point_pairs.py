@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from sensors.geometry import invert, transform_points
+from multimodal.sensors.geometry import invert, transform_points
 
 from .augment import augment_points, random_rigid
 from .correspondences import match_points

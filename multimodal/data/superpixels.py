@@ -11,7 +11,7 @@ from typing import Optional
 
 import numpy as np
 
-from sensors.atomic import atomic_write
+from multimodal.sensors.atomic import atomic_write
 
 
 def slic_superpixels(image: np.ndarray, n_segments: int = 150, compactness: float = 10.0) -> np.ndarray:

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from sensors import SensorLog
+from multimodal.sensors import SensorLog
 
 
 @torch.no_grad()

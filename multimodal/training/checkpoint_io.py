@@ -7,7 +7,7 @@ from typing import Any, Optional
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
-from sensors.atomic import atomic_write
+from multimodal.sensors.atomic import atomic_write
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

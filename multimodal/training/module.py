@@ -13,8 +13,8 @@ import lightning as L
 import torch
 from torch import nn
 
-from models.camera_resnet import normalize_images
-from models.registry import build_encoder
+from multimodal.models.camera_resnet import normalize_images
+from multimodal.models.registry import build_encoder
 
 from ..objectives import build_objective
 from ..typed_config import from_dict

@@ -19,7 +19,7 @@ from typing import Any, Optional
 import torch
 import yaml
 
-from sensors.atomic import atomic_write
+from multimodal.sensors.atomic import atomic_write
 
 from ..typed_config import ConfigError, to_dict
 from .config import IMAGE_OBJECTIVES, ExperimentConfig

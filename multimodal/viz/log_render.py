@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sensors.frame import Frame
-from sensors.geometry import project_lidar_to_camera, transform_points
+from multimodal.sensors.frame import Frame
+from multimodal.sensors.geometry import project_lidar_to_camera, transform_points
 
 # nuScenes-like order so a 6-camera rig reads naturally: front row, then back row.
 _CAMERA_ORDER = ["CAM_FRONT_LEFT", "CAM_FRONT", "CAM_FRONT_RIGHT", "CAM_BACK_LEFT", "CAM_BACK", "CAM_BACK_RIGHT"]
@@ -103,6 +103,6 @@ def render_frame(frame: Frame, out_png: str | os.PathLike, title: str = "", max_
 
 
 def render_log_frame(log, index: int, out_png: str | os.PathLike, title: str | None = None) -> Path:
-    """Render frame ``index`` of a :class:`~sensors.base.SensorLog`."""
+    """Render frame ``index`` of a :class:`~multimodal.sensors.base.SensorLog`."""
     frame = log[index]
     return render_frame(frame, out_png, title=title or f"{Path(str(log.path)).name} ({log.format}) frame {frame.index}")

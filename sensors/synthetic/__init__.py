@@ -3,7 +3,7 @@ microphone, with per-point and per-pixel ground truth, written as nuScenes, ROS 
 
 - :func:`make_world` draws a scene (road, buildings, vegetation, poles, parked and moving vehicles,
   pedestrians, cyclists, light, sound sources) from a seed;
-- :class:`SyntheticDrive` drives the sensors through it and yields :class:`~sensors.frame.Frame` records;
+- :class:`SyntheticDrive` drives the sensors through it and yields :class:`~multimodal.sensors.frame.Frame` records;
 - :func:`write_world` writes scenes in the three formats (``multimodal make-world``);
 - :func:`make_demo_drive` is the small built-in demo (all cameras in every frame).
 

@@ -3,7 +3,7 @@
 ``make_demo_drive`` is what ``multimodal inspect --demo`` and several tests use: every frame holds
 the LiDAR sweep (with per-point labels) and all cameras (they run at 20 Hz here, each firing as the
 LiDAR beam crosses its optical axis), no audio. For the full sensor set at nuScenes rates (12 Hz
-cameras, audio) use :class:`~sensors.synthetic.drive.SyntheticDrive`.
+cameras, audio) use :class:`~multimodal.sensors.synthetic.drive.SyntheticDrive`.
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def make_demo_drive(
 
     Frame ``i`` has the LiDAR's timestamp ``start_us + 25_000 + i * 50_000``, its ego pose, the
     sweep ``lidars["LIDAR_TOP"]`` (columns x, y, z, intensity, ring; class ``labels``) and one
-    :class:`~sensors.frame.CameraImage` per name in ``cameras`` with its own timestamp and ego pose;
+    :class:`~multimodal.sensors.frame.CameraImage` per name in ``cameras`` with its own timestamp and ego pose;
     ``boxes`` lists vehicles, pedestrians and cyclists within 70 m (world frame). ``scene`` replaces
     the drawn world. The same arguments always give identical arrays.
     """

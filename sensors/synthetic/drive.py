@@ -1,4 +1,4 @@
-"""A drive through a synthetic world: the sensors' timelines and the :class:`~sensors.frame.Frame` records.
+"""A drive through a synthetic world: the sensors' timelines and the :class:`~multimodal.sensors.frame.Frame` records.
 
 Timing (all µs, as on the nuScenes car):
 

@@ -8,7 +8,7 @@ Layout under ``out``::
     render/scene-NNNN_*.png                                           with ``render``: pictures of one frame
     world.json                                                        what was generated (seeds, counts, classes)
 
-Scenes are independent (their own seed, see :func:`~sensors.synthetic.drive.scene_seed`), so they
+Scenes are independent (their own seed, see :func:`~multimodal.sensors.synthetic.drive.scene_seed`), so they
 are generated in parallel worker processes; each writes its own bag, clips and nuScenes sensor
 files, and returns its nuScenes table records, which are merged here in scene order. Every file
 is a function of the arguments only: the same call writes the same bytes.
@@ -192,7 +192,7 @@ def _worker(spec: WorldSpec, out: str, i: int, queue) -> None:
 
 
 def merge_tables(results: Sequence[SceneResult], root: Path, version: str):
-    """One :class:`~sensors.nuscenes_tables.NuScenesTableWriter` holding every scene's records.
+    """One :class:`~multimodal.sensors.nuscenes_tables.NuScenesTableWriter` holding every scene's records.
 
     Sensor and category records are shared: the first scene's are kept and the others' sensor
     tokens are mapped to them by channel.

@@ -112,7 +112,7 @@ def surface(material: np.ndarray, local: np.ndarray, uaxis: np.ndarray, tex: np.
         uaxis: ``(N,) int8`` texture u-axis codes.
         tex: ``(N, 4) float32`` material parameters.
         base: ``(N, 3) float32`` base albedo.
-        road: the :class:`~sensors.synthetic.road.RoadLayout` (lane markings).
+        road: the :class:`~multimodal.sensors.synthetic.road.RoadLayout` (lane markings).
         need_albedo: False skips the visible texture where it does not feed the NIR reflectivity
             (the LiDAR's case); ``albedo`` is then only the base albedo there.
     """

@@ -1,4 +1,4 @@
-"""Ray casting against a :class:`~sensors.synthetic.world.World` with open3d's ``RaycastingScene`` (Embree).
+"""Ray casting against a :class:`~multimodal.sensors.synthetic.world.World` with open3d's ``RaycastingScene`` (Embree).
 
 Two Embree scenes answer every query: the static geometry (built once per world, about 50k
 triangles) and the moving agents posed at the query time (rebuilt per time, a few thousand

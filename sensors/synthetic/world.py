@@ -36,7 +36,7 @@ class StaticGeometry:
         local: ``(V, 3) float32`` texture coordinates (object frame; road ``(x, lat, z)`` on the ground).
         triangles: ``(T, 3) uint32``.
         class_id: ``(T,) uint8``; instance: ``(T,) int32``; material: ``(T,) uint8``; albedo: ``(T, 3) float32``;
-        tex: ``(T, 4) float32``; uaxis: ``(T,) int8`` (see :class:`~sensors.synthetic.meshes.Mesh`).
+        tex: ``(T, 4) float32``; uaxis: ``(T,) int8`` (see :class:`~multimodal.sensors.synthetic.meshes.Mesh`).
     """
 
     vertices: np.ndarray

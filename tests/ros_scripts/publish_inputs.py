@@ -17,9 +17,9 @@ import time
 import numpy as np
 import rclpy
 
-from ros_nodes.feature_node import message_class, qos
-from ros_nodes.wire import encode, typestore
-from sensors.ros_messages import array_to_pointcloud2, rgb_to_image
+from multimodal.ros_nodes.feature_node import message_class, qos
+from multimodal.ros_nodes.wire import encode, typestore
+from multimodal.sensors.ros_messages import array_to_pointcloud2, rgb_to_image
 
 
 def lidar_messages(T):

@@ -60,7 +60,7 @@ class SparseBackend(ABC):
         Args:
             x: input at tensor stride ``s``.
             weight: ``(kernel_size**3, C_in, C_out)``, kernel offsets in the order of
-                ``models.sparse.kernel_map.kernel_offsets`` (z fastest).
+                ``multimodal.models.sparse.kernel_map.kernel_offsets`` (z fastest).
             kernel_size: cubic kernel edge.
             stride: 1 (submanifold: output coords = input coords) or 2 (``transposed=False``:
                 output at ``2 s``; ``transposed=True``: output on the existing set at ``s / 2``).
