@@ -19,6 +19,7 @@ from .training.config import (
     DataConfig,
     EncoderConfig,
     ExperimentConfig,
+    MethodConfig,
     ModelConfig,
     ObjectiveConfig,
     OptimConfig,
@@ -36,8 +37,8 @@ def demo_config(log: str, log_options: dict[str, Any], steps: int, seed: int, en
     """The demo's experiment: PointContrast (PointInfoNCE) on two registered sweeps."""
     return ExperimentConfig(
         name="demo",
-        data=DataConfig(log=log, log_options=log_options, views="two_sweeps", max_points=4000, batch_size=2,
-                        num_workers=num_workers),
+        data=DataConfig(log=log, log_options=log_options, batch_size=2, num_workers=num_workers),
+        method=MethodConfig(name="point_contrast", params={"views": "two_sweeps", "max_points": 4000}),
         model=ModelConfig(lidar=encoder, head_dim=32),
         objective=ObjectiveConfig(name="point_info_nce", params={"temperature": 0.07, "num_pairs": 1024}),
         optim=OptimConfig(optimizer="adamw", lr=2e-3, schedule="cosine", warmup_steps=10),
@@ -72,7 +73,8 @@ def run_demo(out_dir: str | os.PathLike = "runs/demo", data: Optional[str] = Non
         log_path = data
     cfg = demo_config(log_path, dict(log_options or {}), steps, seed, encoder, num_workers)
     run_dir = out / "train"
-    encoder_dir = train(cfg, run_dir, resume=(run_dir / "checkpoints" / "last.ckpt").is_file(), progress=progress)
+    encoder_dir = train(cfg, run_dir, resume=(run_dir / "checkpoints" / "last.ckpt").is_file(),
+                        progress=progress)["lidar"]
 
     # Linear probe: frozen features of the trained encoder vs the same architecture untrained.
     log = LogSource(log_path, **(log_options or {})).log

@@ -17,7 +17,7 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
-from multimodal.models.registry import build_encoder, encoder_class
+from multimodal.models.registry import encoder_class
 from multimodal.sensors.atomic import atomic_write, atomic_write_json
 
 FORMAT, VERSION = "multimodal-encoder", 1
@@ -41,9 +41,10 @@ def export_encoder(encoder: nn.Module, name: str, params: dict[str, Any], out_di
     state = {k: v.detach().cpu().contiguous().clone() for k, v in encoder.state_dict().items()}
     atomic_write(out / "encoder.safetensors", lambda f: f.write(save(state)))
     cls = encoder_class(name)
+    contract = getattr(encoder, "contract", {})  # the instance's: it may state its own voxel size, stride ...
     atomic_write_json(out / "encoder.json", {
-        "format": FORMAT, "version": VERSION, "encoder": name, "params": params,
-        "contract": getattr(cls, "contract", {}), "meta": meta or {}}, indent=2)
+        "format": FORMAT, "version": VERSION, "encoder": name, "params": encoder_params(cls, params, str(out)),
+        "contract": contract() if callable(contract) else contract, "meta": meta or {}}, indent=2)
     return out
 
 
@@ -76,8 +77,9 @@ def load_encoder(path: str | os.PathLike, map_location: str | torch.device = "cp
     folder = p if p.is_dir() else p.parent
     cfg = read_encoder_config(folder)
     try:
-        model = build_encoder(cfg["encoder"], **cfg.get("params", {}))
-    except (KeyError, TypeError) as e:
+        cls = encoder_class(cfg["encoder"])
+        model = cls(**encoder_params(cls, cfg.get("params", {}), str(folder / "encoder.json")))
+    except (KeyError, TypeError, ValueError) as e:
         raise EncoderFormatError(f"{folder / 'encoder.json'}: cannot build encoder {cfg.get('encoder')!r} "
                                  f"with params {cfg.get('params')}: {e}") from e
     weights = folder / "encoder.safetensors"
@@ -86,6 +88,22 @@ def load_encoder(path: str | os.PathLike, map_location: str | torch.device = "cp
     state = load_file(str(weights), device=str(map_location))
     load_state_checked(model, state, str(weights))
     return model.eval()
+
+
+# Keys older exports saved that are no longer part of an encoder's architecture (the sparse backend is
+# now a run-time setting: an encoder trained on one backend serves on another).
+_LEGACY_KEYS = ("backend",)
+
+
+def encoder_params(cls: type, params: dict[str, Any], source: str) -> dict[str, Any]:
+    """``params`` checked against ``cls.Params`` with defaults filled in; errors name ``source``."""
+    from .typed_config import ConfigError, typed_params
+
+    params = {k: v for k, v in params.items() if k not in _LEGACY_KEYS}
+    try:
+        return typed_params(cls, params, "params")
+    except ConfigError as e:
+        raise EncoderFormatError(f"{source}: {e}") from None
 
 
 def load_state_checked(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:

@@ -148,3 +148,14 @@ def to_dict(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [to_dict(v) for v in obj]
     return obj
+
+
+def typed_params(owner: type, params: dict, path: str) -> dict[str, Any]:
+    """``params`` checked against ``owner.Params`` (a dataclass of the owner's documented parameters):
+    unknown keys are named with a suggestion, types checked, defaults filled in. Returns plain keyword
+    arguments for the owner's constructor. An owner without ``Params`` gets ``params`` unchanged."""
+    schema = getattr(owner, "Params", None)
+    if schema is None or not dataclasses.is_dataclass(schema):
+        return dict(params)
+    return {f.name: getattr(obj, f.name) for obj in [from_dict(schema, dict(params), path)]
+            for f in dataclasses.fields(obj)}

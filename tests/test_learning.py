@@ -39,6 +39,7 @@ from multimodal.training.config import (
     DataConfig,
     EncoderConfig,
     ExperimentConfig,
+    MethodConfig,
     ModelConfig,
     ObjectiveConfig,
     OptimConfig,
@@ -69,7 +70,8 @@ def learning_config(log: Path, seed: int, steps: int = STEPS) -> ExperimentConfi
     """PointContrast (PointInfoNCE) on whole sweeps, one sample a step, every step logged."""
     return ExperimentConfig(
         name="learning",
-        data=DataConfig(log=str(log), views="same_sweep", max_points=None, batch_size=1, num_workers=0),
+        data=DataConfig(log=str(log), batch_size=1, num_workers=0),
+        method=MethodConfig(name="point_contrast", params={"views": "same_sweep", "max_points": None}),
         model=ModelConfig(lidar=ENCODER, head_dim=32),
         objective=ObjectiveConfig(name="point_info_nce", params={"temperature": 0.07, "num_pairs": NUM_PAIRS}),
         optim=OptimConfig(optimizer="adamw", lr=5e-3, schedule="cosine", warmup_steps=10),
@@ -145,19 +147,19 @@ def learning_run(tmp: Path, seed: int, shuffled: bool, monkeypatch: pytest.Monke
     cfg = learning_config(log, seed, steps)
     pair = _fixed_pair(log, seed)
     L.seed_everything(seed, workers=True, verbose=False)  # as `train` does before building its module
-    init = _retrieval(SSLModule(to_dict(cfg)).lidar, pair)
+    init = _retrieval(SSLModule(to_dict(cfg)).encoders["lidar"], pair)
 
     with monkeypatch.context() as mp:
         if shuffled:
             build = run_mod.build_dataset
 
-            def build_shuffled(c: ExperimentConfig, run_dir: Path):
-                ds, collate = build(c, run_dir)
+            def build_shuffled(c: ExperimentConfig, run_dir: Path, method=None):
+                ds, collate = build(c, run_dir, method)
                 return ShuffledMatches(ds, seed), collate
 
             mp.setattr(run_mod, "build_dataset", build_shuffled)
         run_dir = tmp / f"{'control' if shuffled else 'run'}{seed}"
-        encoder_dir = run_mod.train(cfg, run_dir, progress=False)
+        encoder_dir = run_mod.train(cfg, run_dir, progress=False)["lidar"]
     losses = _losses(run_dir)
     assert len(losses) == steps
     return {"losses": losses, "retrieval_init": init, "retrieval_after": _retrieval(load_encoder(encoder_dir), pair)}

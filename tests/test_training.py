@@ -52,7 +52,7 @@ def demo_log(tmp_path_factory):
 
 
 def _weights(run_dir):
-    return load_file(str(Path(run_dir) / "encoder" / "encoder.safetensors"))
+    return load_file(str(Path(run_dir) / "encoders" / "lidar" / "encoder.safetensors"))
 
 
 def test_two_process_ddp_equals_one_process(tmp_path, demo_log):
@@ -88,11 +88,11 @@ def test_sigkill_and_resume_equal_an_uninterrupted_run(tmp_path, demo_log):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
-    assert not (cut / "encoder").exists()
+    assert not (cut / "encoders").exists()
     step = torch.load(ckpt, weights_only=True)["global_step"]
     assert 2 <= step < 12
     out = _train(cut, f"data.log={demo_log}", "trainer.max_steps=12", resume=True)
-    assert "exported encoder" in out
+    assert "exported lidar encoder" in out
     a, b = _weights(full), _weights(cut)
     for k in a:
         assert torch.equal(a[k], b[k]), f"{k} differs after resume from step {step}"
@@ -127,10 +127,10 @@ def test_config_typo_and_foreign_checkpoint_are_clear_errors(tmp_path, demo_log)
     assert r.returncode == 0, r.stderr
     import multimodal
 
-    exported = load_file(str(tmp_path / "exp" / "encoder.safetensors"))
+    exported = load_file(str(tmp_path / "exp" / "lidar" / "encoder.safetensors"))
     ref = _weights(run)
     assert exported.keys() == ref.keys() and all(torch.equal(exported[k], ref[k]) for k in ref)
-    assert multimodal.load_encoder(tmp_path / "exp").out_channels == 16
+    assert multimodal.load_encoder(tmp_path / "exp" / "lidar").out_channels == 16
     # Same run folder, other architecture: refused with the checkpoint named.
     r = subprocess.run([EXE, "train", str(CONFIG), "--run-dir", str(run), "--resume", f"data.log={demo_log}",
                         "model.lidar.params.hidden=48"], capture_output=True, text=True, env=_env(), timeout=300)
@@ -138,9 +138,9 @@ def test_config_typo_and_foreign_checkpoint_are_clear_errors(tmp_path, demo_log)
     from multimodal.export import EncoderFormatError
     from multimodal.training.config import ExperimentConfig
     from multimodal.training.module import SSLModule
-    from multimodal.training.run import check_checkpoint_fits
+    from multimodal.training.artifacts import load_weights
     from multimodal.typed_config import load_config, to_dict
 
     other = SSLModule(to_dict(load_config(ExperimentConfig, CONFIG, ["model.lidar.params.hidden=48"])))
     with pytest.raises(EncoderFormatError, match=r"last.ckpt: weights are for a different architecture"):
-        check_checkpoint_fits(other, run / "checkpoints" / "last.ckpt")
+        load_weights(other, run / "checkpoints" / "last.ckpt")

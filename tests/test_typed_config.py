@@ -62,13 +62,16 @@ def test_missing_file_and_bad_yaml(tmp_path):
 
 
 def test_fixed_length_tuples_keep_their_values(tmp_path):
-    """``tuple[int, int]`` fields (e.g. data.image_wh) load the numbers, typed, and reject a wrong length."""
+    """``tuple[int, int]`` fields (e.g. SLidR's method.params.image_wh) load the numbers, typed, and reject a wrong
+    length."""
     from pathlib import Path
 
+    from multimodal.methods import method_class
     from multimodal.training.config import ExperimentConfig
 
     cfg = load_config(ExperimentConfig, Path(__file__).resolve().parents[1] / "configs" / "synthetic_slidr.yaml")
-    assert cfg.data.image_wh == (320, 192) and all(type(v) is int for v in cfg.data.image_wh)
+    method = method_class(cfg.method.name)(cfg)
+    assert method.params.image_wh == (320, 192) and all(type(v) is int for v in method.params.image_wh)
 
     @dataclass
     class Pair:

@@ -13,7 +13,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "train", help=HELP,
         description="Pretrain per-sensor encoders without labels. One YAML config = one experiment (see configs/); "
                     "key=value arguments override config keys. Checkpoints go to RUN_DIR/checkpoints/last.ckpt "
-                    "(atomic); --resume continues from it; the LiDAR encoder is exported to RUN_DIR/encoder.",
+                    "(atomic); --resume continues from it; every encoder of the run is exported to RUN_DIR/encoders/<modality>.",
         epilog="examples:\n"
                "  multimodal train configs/synthetic_pointcontrast.yaml trainer.max_steps=200\n"
                "  multimodal train configs/nuscenes_pointcontrast.yaml data.log=/data/nuscenes --resume\n"
@@ -43,7 +43,9 @@ def run(args: argparse.Namespace) -> int:
     import os
 
     if os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")) == "0":
-        print(f"run folder: {run_dir}\nexported encoder: {out}")
+        print(f"run folder: {run_dir}")
+        for modality, folder in out.items():
+            print(f"exported {modality} encoder: {folder}")
     return 0
 
 

@@ -1,13 +1,23 @@
 """Hardest-contrastive loss of PointContrast (Xie et al., ECCV 2020), from FCGF (Choy et al., ICCV 2019)."""
 from __future__ import annotations
 
-from typing import Optional
+from dataclasses import dataclass
+from typing import ClassVar, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ._sampling import sample_rows
+
+
+@dataclass
+class HardestContrastiveParams:
+    pos_margin: float = 0.1     # positive margin, feature distance (0.1 in the paper)
+    neg_margin: float = 1.4     # negative margin, feature distance (1.4 in the paper)
+    num_pos: int = 1024         # positive pairs sampled per call
+    num_candidates: int = 512   # random points of each view searched for hardest negatives
+    normalize: bool = True      # L2-normalize features first (distances then lie in [0, 2])
 
 
 class HardestContrastive(nn.Module):
@@ -23,9 +33,12 @@ class HardestContrastive(nn.Module):
         num_candidates: random points of each view searched for hardest negatives.
         normalize: L2-normalize features first (distances then lie in [0, 2]).
 
-    Inputs: ``feats_a (N_a, C)``, ``feats_b (N_b, C)``, ``matches (P, 2)`` long as in :class:`PointInfoNCE`.
+    Inputs: ``feats_a (N_a, C)``, ``feats_b (N_b, C)``, ``corr = {"matches": (P, 2) long}`` as in :class:`PointInfoNCE`.
     Returns: ``(loss, logs)`` with ``pos_loss``, ``neg_loss``.
     """
+
+    Params: ClassVar[type] = HardestContrastiveParams
+    inputs: ClassVar[tuple[str, ...]] = ("matches",)
 
     def __init__(self, pos_margin: float = 0.1, neg_margin: float = 1.4, num_pos: int = 1024,
                  num_candidates: int = 512, normalize: bool = True):
@@ -34,8 +47,9 @@ class HardestContrastive(nn.Module):
         self.num_pos, self.num_candidates = int(num_pos), int(num_candidates)
         self.normalize = normalize
 
-    def forward(self, feats_a: torch.Tensor, feats_b: torch.Tensor, matches: torch.Tensor,
+    def forward(self, feats_a: torch.Tensor, feats_b: torch.Tensor, corr: dict[str, torch.Tensor],
                 generator: Optional[torch.Generator] = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        matches = corr["matches"]
         if matches.ndim != 2 or matches.shape[1] != 2 or matches.shape[0] == 0:
             raise ValueError(f"matches must be (P>0, 2), got {tuple(matches.shape)}")
         if self.normalize:

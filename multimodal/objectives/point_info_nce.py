@@ -2,12 +2,19 @@
 3D Point Cloud Understanding", eq. 2)."""
 from __future__ import annotations
 
-from typing import Optional
+from dataclasses import dataclass
+from typing import ClassVar, Optional
 
 import torch
 from torch import nn
 
 from ._sampling import info_nce, sample_rows
+
+
+@dataclass
+class PointInfoNCEParams:
+    temperature: float = 0.07   # softmax temperature (the reference scripts use 0.07 and 0.4)
+    num_pairs: int = 4096       # matched pairs sampled per call; the logits are num_pairs^2
 
 
 class PointInfoNCE(nn.Module):
@@ -18,14 +25,17 @@ class PointInfoNCE(nn.Module):
         temperature: softmax temperature (the reference scripts use 0.07 and 0.4).
         num_pairs: matched pairs sampled per call (4096 in the paper); the logits are ``num_pairs^2``.
 
-    Inputs:
+    Inputs (the objectives' shared signature ``(feats_a, feats_b, corr, generator)``):
         feats_a: ``(N_a, C)`` per-point features of view A.
         feats_b: ``(N_b, C)`` per-point features of view B.
-        matches: ``(P, 2)`` long, rows ``(i, j)``: point i of A and point j of B are the same world point.
+        corr: ``{"matches": (P, 2) long}``, rows ``(i, j)``: point i of A and point j of B are the same world point.
 
     Returns:
         ``(loss, logs)``; logs hold ``top1``: retrieval accuracy of the sampled pairs.
     """
+
+    Params: ClassVar[type] = PointInfoNCEParams
+    inputs: ClassVar[tuple[str, ...]] = ("matches",)
 
     def __init__(self, temperature: float = 0.07, num_pairs: int = 4096):
         super().__init__()
@@ -34,8 +44,9 @@ class PointInfoNCE(nn.Module):
         self.temperature = float(temperature)
         self.num_pairs = int(num_pairs)
 
-    def forward(self, feats_a: torch.Tensor, feats_b: torch.Tensor, matches: torch.Tensor,
+    def forward(self, feats_a: torch.Tensor, feats_b: torch.Tensor, corr: dict[str, torch.Tensor],
                 generator: Optional[torch.Generator] = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        matches = corr["matches"]
         if matches.ndim != 2 or matches.shape[1] != 2:
             raise ValueError(f"matches must be (P, 2), got {tuple(matches.shape)}")
         if matches.shape[0] < 2:

@@ -2,6 +2,9 @@
 for Autonomous Driving Data", CVPR 2022)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar, Optional
+
 import torch
 from torch import nn
 
@@ -20,6 +23,11 @@ def segment_mean(feats: torch.Tensor, segment: torch.Tensor, num_segments: int) 
     return sums / counts.clamp(min=1)[:, None], counts
 
 
+@dataclass
+class SuperpixelToSuperpointParams:
+    temperature: float = 0.07   # softmax temperature (0.07 in SLidR)
+
+
 class SuperpixelToSuperpointInfoNCE(nn.Module):
     """InfoNCE between superpixel-pooled camera features and the pooled features of the LiDAR points
     that project into the same superpixel (a "superpoint").
@@ -27,22 +35,27 @@ class SuperpixelToSuperpointInfoNCE(nn.Module):
     Args:
         temperature: softmax temperature (0.07 in SLidR).
 
-    Inputs:
+    Inputs (the objectives' shared signature ``(feats_a, feats_b, corr, generator)``):
         point_feats: ``(N, C)`` LiDAR features.
         pixel_feats: ``(B_img, C, H', W')`` camera features on the superpixel grid.
-        point_segment: ``(N,)`` long: global superpixel id of each point's projection, -1 when it projects nowhere.
-        pixel_segment: ``(B_img, H', W')`` long: global superpixel id of each feature-map cell (ids unique
-            across the images of the batch; -1 to ignore).
+        corr: ``{"point_segment": (N,) long, "pixel_segment": (B_img, H', W') long}``: the superpixel id of each
+            point's projection (-1 when it projects nowhere) and of each feature-map cell (ids unique across
+            the images; -1 to ignore).
+        generator: unused (no sampling); part of the shared signature.
 
     Only superpixels that contain at least one point take part. Returns ``(loss, logs)``.
     """
+
+    Params: ClassVar[type] = SuperpixelToSuperpointParams
+    inputs: ClassVar[tuple[str, ...]] = ("point_segment", "pixel_segment")
 
     def __init__(self, temperature: float = 0.07):
         super().__init__()
         self.temperature = float(temperature)
 
-    def forward(self, point_feats: torch.Tensor, pixel_feats: torch.Tensor, point_segment: torch.Tensor,
-                pixel_segment: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def forward(self, point_feats: torch.Tensor, pixel_feats: torch.Tensor, corr: dict[str, torch.Tensor],
+                generator: Optional[torch.Generator] = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        point_segment, pixel_segment = corr["point_segment"], corr["pixel_segment"]
         B, C, H, W = pixel_feats.shape
         if pixel_segment.shape != (B, H, W):
             raise ValueError(f"pixel_segment must be {(B, H, W)}, got {tuple(pixel_segment.shape)}")

@@ -7,7 +7,7 @@ Run folder layout::
     logs/                TensorBoard and CSV logs
     cache/               superpixels and other derived data (never in the user's data folder)
     data/                the built-in demo log, when ``data.log: demo``
-    encoder/             the exported LiDAR encoder (safetensors + JSON) after training
+    encoders/<modality>/ every encoder of the run exported (safetensors + JSON) after training
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ import yaml
 from multimodal.sensors.atomic import atomic_write
 
 from ..typed_config import ConfigError, to_dict
-from .config import IMAGE_OBJECTIVES, ExperimentConfig
+from .config import ExperimentConfig
 
 log = logging.getLogger("multimodal.training")
 
@@ -37,29 +37,20 @@ def resolve_log(cfg: ExperimentConfig, run_dir: Path) -> tuple[str, dict[str, An
     return cfg.data.log, dict(cfg.data.log_options)
 
 
-def build_dataset(cfg: ExperimentConfig, run_dir: Path):
-    """The map-style dataset and its collate function for the configured objective."""
+def build_dataset(cfg: ExperimentConfig, run_dir: Path, method=None):
+    """The map-style dataset and its collate function: the configured method's, over the configured log.
+
+    The reader decodes only the sensors the method reads (its sensor selection), unless the config's
+    ``data.log_options`` gives its own ``sensors``."""
     from ..data.log_source import LogSource
+    from ..methods import method_class
 
+    method = method or method_class(cfg.method.name)(cfg)
     path, options = resolve_log(cfg, run_dir)
-    source = LogSource(path, **options)
-    d = cfg.data
-    if cfg.objective.name in IMAGE_OBJECTIVES:
-        from ..data.image_lidar_pairs import ImageLidarDataset, collate_image_lidar
-        from ..data.superpixels import SuperpixelCache
-
-        stride = int((cfg.model.camera.params if cfg.model.camera else {}).get("stride", 4))
-        sp = SuperpixelCache(run_dir / "cache" / "superpixels", d.superpixels) \
-            if cfg.objective.name == "superpixel_to_superpoint" else None
-        ds = ImageLidarDataset(source, cameras=d.cameras, image_wh=tuple(d.image_wh), stride=stride, superpixels=sp,
-                               max_points=d.max_points, seed=cfg.trainer.seed)
-        return ds, collate_image_lidar
-    from ..data.point_pairs import PointPairDataset, collate_point_pairs
-
-    radius = 1.5 * float(cfg.model.lidar.params.get("voxel_size", 0.1))
-    ds = PointPairDataset(source, mode=d.views, min_gap_s=d.min_gap_s, max_gap_s=d.max_gap_s, match_radius_m=radius,
-                          max_points=d.max_points, augment=d.augment, seed=cfg.trainer.seed)
-    return ds, collate_point_pairs
+    selection = method.sensors()
+    if selection is not None and "sensors" not in options and False:  # TEMP until readers take sensors
+        options["sensors"] = selection
+    return method.build_dataset(LogSource(path, **options), run_dir)
 
 
 def last_checkpoint(run_dir: Path) -> Optional[Path]:
@@ -67,30 +58,18 @@ def last_checkpoint(run_dir: Path) -> Optional[Path]:
     return p if p.is_file() else None
 
 
-def check_checkpoint_fits(module: torch.nn.Module, ckpt: Path) -> dict:
-    """Load a checkpoint (no arbitrary unpickling) and check its weights fit the module's architecture.
-
-    The weights are loaded into ``module`` (Lightning restores the same ones again when fitting).
-    """
-    from ..export import load_state_checked
-
-    state = torch.load(ckpt, map_location="cpu", weights_only=True)
-    load_state_checked(module, state.get("state_dict", {}), str(ckpt))
-    return state
-
-
 def train(cfg: ExperimentConfig, run_dir: str | os.PathLike, resume: bool = False,
-          progress: bool = True) -> Path:
+          progress: bool = True) -> dict[str, Path]:
     """Train, checkpointing into ``run_dir``; with ``resume`` continue from ``checkpoints/last.ckpt``.
 
-    Returns the exported encoder folder.
+    Returns the exported encoder folders, modality -> ``run_dir/encoders/<modality>``.
     """
     import lightning as L
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
     from torch.utils.data import DataLoader
 
-    from ..export import export_encoder
+    from .artifacts import export_encoders, load_weights
     from .checkpoint_io import AtomicCheckpointIO
     from .module import SSLModule
     from .step_data import StepBatches, StepSampler
@@ -115,7 +94,7 @@ def train(cfg: ExperimentConfig, run_dir: str | os.PathLike, resume: bool = Fals
     module = SSLModule(cfg_dict)
     start_step = 0
     if ckpt is not None:
-        start_step = int(check_checkpoint_fits(module, ckpt).get("global_step", 0))
+        start_step = int(load_weights(module, ckpt).get("global_step", 0))
     trainer = L.Trainer(
         max_steps=t.max_steps, accumulate_grad_batches=t.accumulate_grad_batches, precision=t.precision,
         accelerator=t.accelerator, devices=t.devices, num_nodes=t.num_nodes, strategy=t.strategy,
@@ -131,15 +110,15 @@ def train(cfg: ExperimentConfig, run_dir: str | os.PathLike, resume: bool = Fals
         from .sync_norm import convert_batchnorm
 
         convert_batchnorm(module)  # batch statistics over all processes, on CPU too
-    dataset, collate = build_dataset(cfg, run_dir)
+    dataset, collate = build_dataset(cfg, run_dir, module.method)
     acc = t.accumulate_grad_batches
     sampler = StepSampler(len(dataset), cfg.data.batch_size, seed=t.seed)
     stream = StepBatches(dataset, sampler, collate, start=start_step * acc, stop=t.max_steps * acc,
                          rank=trainer.global_rank, world=trainer.world_size)
     loader = DataLoader(stream, batch_size=None, num_workers=cfg.data.num_workers)
     trainer.fit(module, train_dataloaders=loader, ckpt_path=str(ckpt) if ckpt else None, weights_only=True)
-    out = run_dir / "encoder"
+    out = {m: run_dir / "encoders" / m for m in module.encoders}
     if trainer.global_rank == 0:
-        export_encoder(module.lidar, cfg.model.lidar.name, dict(cfg.model.lidar.params), out,
-                       meta={"run": str(run_dir), "steps": int(trainer.global_step), "objective": cfg.objective.name})
+        out = export_encoders(module, run_dir / "encoders",
+                              meta={"run": str(run_dir), "steps": int(trainer.global_step)})
     return out
