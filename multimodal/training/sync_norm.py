@@ -1,9 +1,13 @@
 """Batch norm with statistics synchronized across processes, on CPU (gloo) as well as GPU.
 
 ``torch.nn.SyncBatchNorm`` refuses CPU tensors, yet a DDP run should match a single-process run with the
-same global batch on any device. This layer all-reduces the per-channel count, sum and sum of squares
-(autograd-aware, so gradients flow through the global statistics) and normalizes with them: the result
+same global batch on any device. These layers all-reduce the per-channel count, sum and sum of squares
+(autograd-aware, so gradients flow through the global statistics) and normalize with them: the result
 equals batch norm over the concatenated batch of all processes.
+
+:func:`convert_batchnorm` switches every batch norm of a model in place, subclasses included (the sparse
+engine's ``SparseBatchNorm`` normalizes its rows through ``nn.BatchNorm1d.forward``, which the switched
+class intercepts), so the LiDAR, camera and any other encoder synchronize alike.
 """
 from __future__ import annotations
 
@@ -12,44 +16,74 @@ import torch.distributed as dist
 from torch import nn
 
 
+def _distributed() -> bool:
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def _synced_batch_norm(bn: nn.modules.batchnorm._BatchNorm, x: torch.Tensor) -> torch.Tensor:
+    """Batch norm of ``x`` (``(N, C)`` or ``(N, C, *spatial)``) with statistics over all processes."""
+    from torch.distributed.nn.functional import all_reduce
+
+    C = x.shape[1]
+    rows = x.transpose(0, 1).reshape(C, -1).t() if x.ndim > 2 else x  # (N * spatial, C)
+    n_local = torch.tensor([float(rows.shape[0])], device=x.device, dtype=x.dtype)
+    stats = all_reduce(torch.cat([n_local, rows.sum(0), (rows * rows).sum(0)]))  # differentiable sum
+    n = stats[0]
+    mean = stats[1:1 + C] / n
+    var = (stats[1 + C:] / n - mean * mean).clamp_min(0)
+    if bn.track_running_stats:
+        with torch.no_grad():
+            bn.num_batches_tracked += 1
+            m = bn.momentum if bn.momentum is not None else 1.0 / float(bn.num_batches_tracked)
+            bn.running_mean.mul_(1 - m).add_(m * mean.detach())
+            bn.running_var.mul_(1 - m).add_(m * var.detach() * n.detach() / (n.detach() - 1).clamp_min(1))
+    shape = (1, C) + (1,) * (x.ndim - 2)
+    y = (x - mean.view(shape)) / torch.sqrt(var.view(shape) + bn.eps)
+    if bn.affine:
+        y = y * bn.weight.view(shape) + bn.bias.view(shape)
+    return y
+
+
 class DistributedBatchNorm1d(nn.BatchNorm1d):
-    """Drop-in for ``nn.BatchNorm1d`` on ``(N, C)`` inputs; synchronizes in training when distributed."""
+    """``nn.BatchNorm1d`` on ``(N, C)`` that synchronizes its statistics in training when distributed."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not (self.training and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        if not (self.training and _distributed()):
             return super().forward(x)
         if x.ndim != 2:
             raise ValueError(f"DistributedBatchNorm1d expects (N, C) features, got {tuple(x.shape)}")
-        from torch.distributed.nn.functional import all_reduce
+        return _synced_batch_norm(self, x)
 
-        n_local = torch.tensor([float(x.shape[0])], device=x.device, dtype=x.dtype)
-        stats = torch.cat([n_local, x.sum(0), (x * x).sum(0)])
-        stats = all_reduce(stats)  # differentiable sum over processes
-        n = stats[0]
-        C = x.shape[1]
-        mean = stats[1:1 + C] / n
-        var = (stats[1 + C:] / n - mean * mean).clamp_min(0)
-        if self.track_running_stats:
-            with torch.no_grad():
-                self.num_batches_tracked += 1
-                m = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
-                self.running_mean.mul_(1 - m).add_(m * mean.detach())
-                self.running_var.mul_(1 - m).add_(m * var.detach() * n.detach() / (n.detach() - 1).clamp_min(1))
-        y = (x - mean) / torch.sqrt(var + self.eps)
-        if self.affine:
-            y = y * self.weight + self.bias
-        return y
+
+class DistributedBatchNorm2d(nn.BatchNorm2d):
+    """``nn.BatchNorm2d`` on ``(N, C, H, W)`` that synchronizes its statistics in training when distributed."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.training and _distributed()):
+            return super().forward(x)
+        return _synced_batch_norm(self, x)
+
+
+_SYNCED = {nn.BatchNorm1d: DistributedBatchNorm1d, nn.BatchNorm2d: DistributedBatchNorm2d}
+_classes: dict[type, type] = {}
+
+
+def _synced_class(cls: type) -> type:
+    """``cls`` with the synchronized forward of its batch-norm base placed right after it in the MRO."""
+    if cls in _SYNCED.values() or any(issubclass(cls, s) for s in _SYNCED.values()):
+        return cls
+    base = next(b for b in _SYNCED if issubclass(cls, b))
+    if cls is base:
+        return _SYNCED[base]
+    if cls not in _classes:
+        _classes[cls] = type(f"Distributed{cls.__name__}", (cls, _SYNCED[base]), {})
+    return _classes[cls]
 
 
 def convert_batchnorm(module: nn.Module) -> nn.Module:
-    """Replace every ``nn.BatchNorm1d`` (by type, not subclasses of ours) with :class:`DistributedBatchNorm1d`,
-    keeping parameters and running statistics."""
-    for name, child in list(module.named_children()):
-        if type(child) is nn.BatchNorm1d:
-            new = DistributedBatchNorm1d(child.num_features, child.eps, child.momentum, child.affine,
-                                         child.track_running_stats)
-            new.load_state_dict(child.state_dict())
-            setattr(module, name, new)
-        else:
-            convert_batchnorm(child)
+    """Make every ``BatchNorm1d`` / ``BatchNorm2d`` of ``module`` (subclasses too) synchronize across
+    processes, in place; parameters, buffers and state-dict keys stay as they are."""
+    for child in module.modules():
+        if isinstance(child, tuple(_SYNCED)):
+            child.__class__ = _synced_class(type(child))
     return module
