@@ -4,7 +4,7 @@
    linear head) of the same LiDAR backbone on the same point clouds, in the same run: time ratio and peak memory
    ratio. Each case runs in its own subprocess so its peak resident memory (ru_maxrss) is its own.
    - PointContrast (PointInfoNCE on two registered sweeps) against the supervised step on both views.
-   - Image-to-LiDAR, configured as ``configs/synthetic_slidr.yaml`` with ``model.camera_mode=frozen`` (the
+   - Image-to-LiDAR, configured as ``configs/synthetic_slidr.yaml`` with ``model.camera.params.freeze_trunk=true`` (the
      ResNet-18 camera trunk is a frozen teacher; its decoder and both projection heads train), run through
      ``SSLModule.training_step``: SLidR (superpixel-to-superpoint) and PPKT (pixel-to-point), each against the
      supervised step of the same MinkUNet on the same sweeps. The supervised step needs no camera, so this
@@ -38,8 +38,7 @@ IMAGE_CONFIG = REPO / "configs" / "synthetic_slidr.yaml"
 # Point-pair cases (2 samples x 2 views) and image-to-LiDAR cases (2 samples x 1 sweep + 3 cameras each).
 PAIR_CASES = ("supervised_pairs", "pointcontrast")
 IMAGE_CASES = ("supervised_sweep", "slidr", "ppkt")
-IMAGE_OBJECTIVE = {"supervised_sweep": "superpixel_to_superpoint", "slidr": "superpixel_to_superpoint",
-                   "ppkt": "pixel_to_point"}
+IMAGE_METHOD = {"supervised_sweep": "slidr", "slidr": "slidr", "ppkt": "ppkt"}
 
 
 def _world(frames: int) -> str:
@@ -49,20 +48,19 @@ def _world(frames: int) -> str:
     return str(write_demo_log(root, n_frames=frames, seed=0))
 
 
-def _image_config(objective: str, points: int, log: str):
+def _image_config(method: str, points: int, log: str):
     """``configs/synthetic_slidr.yaml`` on the benchmark's world, with the camera as a frozen teacher."""
     import yaml
 
     from multimodal.training.config import ExperimentConfig
-    from multimodal.typed_config import load_config
+    from multimodal.typed_config import apply_overrides, from_dict
 
-    cfg = load_config(ExperimentConfig, IMAGE_CONFIG, [f"data.log={log}", f"data.max_points={points}",
-                                                       "model.camera_mode=frozen", f"objective.name={objective}"])
-    # typed_config's fixed-length tuple coercion swaps the zip: image_wh comes back as (int, int) the types;
-    # take the YAML's values (a no-op once that is fixed).
-    if not all(isinstance(v, int) for v in cfg.data.image_wh):
-        cfg.data.image_wh = tuple(int(v) for v in yaml.safe_load(IMAGE_CONFIG.read_text())["data"]["image_wh"])
-    return cfg
+    data = apply_overrides(yaml.safe_load(IMAGE_CONFIG.read_text()), [
+        f"data.log={log}", f"method.name={method}", f"method.params.max_points={points}",
+        "model.camera.params.freeze_trunk=true", "objective.name=null"])
+    if method == "ppkt":  # PPKT's samples carry no superpixels
+        data["method"]["params"].pop("superpixels")
+    return from_dict(ExperimentConfig, data)
 
 
 def _timed(step, steps: int) -> list[float]:
@@ -78,8 +76,8 @@ def _timed(step, steps: int) -> list[float]:
 def _pair_case(kind: str, steps: int, points: int, log: str) -> dict:
     """PointContrast or its supervised counterpart on 2 samples x 2 views."""
     import torch
-
     from multimodal.models.registry import build_encoder
+
     from multimodal.data.log_source import LogSource
     from multimodal.data.point_pairs import PointPairDataset, collate_point_pairs
     from multimodal.objectives import build_objective
@@ -100,7 +98,7 @@ def _pair_case(kind: str, steps: int, points: int, log: str) -> dict:
         fb = head(enc(batch["points_b"], batch["batch_b"]))
         if kind == "pointcontrast":
             owner = batch["batch_a"][batch["matches"][:, 0]]
-            loss = torch.stack([obj(fa, fb, batch["matches"][owner == s])[0] for s in range(2)]).mean()
+            loss = torch.stack([obj(fa, fb, {"matches": batch["matches"][owner == s]})[0] for s in range(2)]).mean()
         else:
             loss = torch.nn.functional.cross_entropy(fa, labels["a"]) + torch.nn.functional.cross_entropy(fb, labels["b"])
         loss.backward()
@@ -114,20 +112,21 @@ def _image_case(kind: str, steps: int, points: int, log: str) -> dict:
     the same sweeps. Both build the same dataset and batch (images and superpixels included), so the processes
     differ only by the step."""
     import torch
-
-    from multimodal.models.camera_resnet import normalize_images
+    from multimodal.models.camera_resnet import images_to_float
     from multimodal.models.registry import build_encoder
+
     from multimodal.training.module import SSLModule
     from multimodal.training.run import build_dataset
     from multimodal.typed_config import to_dict
 
-    cfg = _image_config(IMAGE_OBJECTIVE[kind], points, log)
+    cfg = _image_config(IMAGE_METHOD[kind], points, log)
     with tempfile.TemporaryDirectory() as run_dir:  # superpixel cache, computed before the timed steps
         ds, collate = build_dataset(cfg, Path(run_dir))
         batch = collate([ds[0], ds[1]])
     batch["sample_ids"] = torch.tensor([0, 1])
     n_img = len(batch["images"])
-    imgs = f"{n_img} images {cfg.data.image_wh[0]}x{cfg.data.image_wh[1]}"
+    wh = cfg.method.params["image_wh"]
+    imgs = f"{n_img} images {wh[0]}x{wh[1]}"
     out = {"batch": f"2 x {points} pts + {imgs}" if kind != "supervised_sweep" else
            f"2 x {points} pts (+ {imgs} loaded, unused)"}
     o = cfg.optim
@@ -156,17 +155,18 @@ def _image_case(kind: str, steps: int, points: int, log: str) -> dict:
     out["ms"] = 1000 * statistics.median(_timed(step, steps))
     # Where the time goes: the camera forward alone (frozen trunk + trained decoder and head, graph recorded
     # as in the step) and the frozen trunk alone; the LiDAR side is the supervised case's backbone.
-    images = normalize_images(batch["images"])
-    out["camera_fwd_ms"] = 1000 * statistics.median(_timed(lambda: module.camera_head(module.camera(images)), steps))
+    images = images_to_float(batch["images"])
+    camera = module.encoders["camera"]
+    out["camera_fwd_ms"] = 1000 * statistics.median(_timed(lambda: module.features("camera", images), steps))
 
     def trunk():
         with torch.no_grad():
-            x = module.camera.stem(images)
-            for layer in module.camera.layers:
+            x = camera.stem(camera.normalize(images) if hasattr(camera, "normalize") else images)
+            for layer in camera.layers:
                 x = layer(x)
 
     out["trunk_fwd_ms"] = 1000 * statistics.median(_timed(trunk, steps))
-    out["trainable_camera_params"] = sum(p.numel() for p in [*module.camera.parameters(), *module.camera_head.parameters()]
+    out["trainable_camera_params"] = sum(p.numel() for p in [*camera.parameters(), *module.heads["camera"].parameters()]
                                          if p.requires_grad)
     return out
 

@@ -136,11 +136,56 @@ def test_config_typo_and_foreign_checkpoint_are_clear_errors(tmp_path, demo_log)
                         "model.lidar.params.hidden=48"], capture_output=True, text=True, env=_env(), timeout=300)
     assert r.returncode == 2 and "different model section" in r.stderr
     from multimodal.export import EncoderFormatError
+    from multimodal.training.artifacts import load_weights
     from multimodal.training.config import ExperimentConfig
     from multimodal.training.module import SSLModule
-    from multimodal.training.artifacts import load_weights
     from multimodal.typed_config import load_config, to_dict
 
     other = SSLModule(to_dict(load_config(ExperimentConfig, CONFIG, ["model.lidar.params.hidden=48"])))
     with pytest.raises(EncoderFormatError, match=r"last.ckpt: weights are for a different architecture"):
         load_weights(other, run / "checkpoints" / "last.ckpt")
+
+
+PPKT_OVERRIDES = [
+    "method.name=ppkt", "method.params={cameras: [CAM_FRONT], image_wh: [128, 64], max_points: 3000}",
+    "objective.name=pixel_to_point", "objective.params.num_pairs=256",
+    "model.lidar.name=minkunet14", "model.lidar.params={in_channels: 4, out_channels: 8, voxel_size: 0.2, "
+    "init_dim: 8, planes: [8, 8, 16, 16, 16, 8, 8, 8]}",
+    "model.camera={name: camera_resnet, params: {depth: 18, out_channels: 8, stride: 4}}",
+    "model.head_dim=8", "trainer.max_steps=2",
+]
+
+
+@pytest.mark.slow
+def test_torchrun_ddp_with_sparse_and_camera_encoders_equals_one_process(tmp_path, demo_log):
+    """PPKT (MinkUNet-14 + ResNet-18 camera encoder, both trained) launched by a real ``torchrun`` with two gloo
+    processes, one sample each, against one process with both samples: every weight of both exported encoders
+    agrees within float rounding (batch norm of both encoders synchronized, losses per sample)."""
+    one, two = tmp_path / "one", tmp_path / "two"
+    _train(one, f"data.log={demo_log}", *PPKT_OVERRIDES, "trainer.accelerator=cpu")
+    torchrun = str(Path(sys.executable).with_name("torchrun"))
+    cmd = [torchrun, "--nnodes", "1", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+           "--master_port", str(_free_port()), "-m", "multimodal.cli", "train", str(CONFIG), "--run-dir", str(two),
+           "--no-progress", f"data.log={demo_log}", *PPKT_OVERRIDES, "trainer.accelerator=cpu",
+           "trainer.strategy=ddp", "trainer.devices=2"]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=900)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+    for modality in ("lidar", "camera"):
+        a = load_file(str(one / "encoders" / modality / "encoder.safetensors"))
+        b = load_file(str(two / "encoders" / modality / "encoder.safetensors"))
+        assert a.keys() == b.keys()
+        for k in a:
+            torch.testing.assert_close(b[k], a[k], rtol=1e-3, atol=1e-4, msg=f"{modality}: {k}")
+    # and training moved both encoders (the comparison is not between two untouched initializations)
+    import lightning as L
+
+    from multimodal.training.config import ExperimentConfig
+    from multimodal.training.module import SSLModule
+    from multimodal.typed_config import load_config, to_dict
+
+    L.seed_everything(0, verbose=False)  # as `train` does before building its module
+    init = SSLModule(to_dict(load_config(ExperimentConfig, CONFIG, [f"data.log={demo_log}", *PPKT_OVERRIDES])))
+    for modality in ("lidar", "camera"):
+        a = load_file(str(one / "encoders" / modality / "encoder.safetensors"))
+        start = init.encoders[modality].state_dict()
+        assert max(float((a[k] - start[k]).abs().max()) for k in a if a[k].is_floating_point()) > 1e-4, modality

@@ -16,7 +16,6 @@ import os
 from pathlib import Path
 from typing import Any, Optional
 
-import torch
 import yaml
 
 from multimodal.sensors.atomic import atomic_write
