@@ -1,8 +1,8 @@
 """Messages on the wire: CDR (de)serialization and the feature messages the nodes publish.
 
 The nodes subscribe with ``raw=True`` and publish serialized bytes, and do the CDR conversion with the
-``rosbags`` typestore: the same message classes and the same converters (:mod:`multimodal.sensors.ros_messages`)
-that read bags, so a topic accepts exactly the layouts a bag does, and large arrays never pass through
+``rosbags`` typestore: the same typestore (:func:`multimodal.sensors.ros_messages.ros_typestore`), message
+classes and converters (:mod:`multimodal.sensors.ros_messages`) that read and write bags, so a topic accepts exactly the layouts a bag does, and large arrays never pass through
 rclpy's per-field Python conversion. The bytes are ordinary CDR: any rclpy/rclcpp subscriber reads them.
 
 Feature message layouts (documented in ``docs/ros.md``):
@@ -19,12 +19,16 @@ Feature message layouts (documented in ``docs/ros.md``):
 """
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import numpy as np
-
-from multimodal.sensors.ros_messages import make_header, register_audio_types
+from multimodal.sensors.ros_messages import (
+    array_to_pointcloud2,
+    make_header,
+    pointcloud2_columns,
+    ros_typestore,
+    stamp_to_ns,
+)
 
 POINTCLOUD2 = "sensor_msgs/msg/PointCloud2"
 IMAGE = "sensor_msgs/msg/Image"
@@ -32,18 +36,12 @@ COMPRESSED_IMAGE = "sensor_msgs/msg/CompressedImage"
 AUDIO = "audio_common_msgs/msg/AudioDataStamped"
 FLOAT32_ARRAY = "std_msgs/msg/Float32MultiArray"
 FLOAT64_ARRAY = "std_msgs/msg/Float64MultiArray"
-_FLOAT32, _INT8 = 7, 1  # sensor_msgs/PointField datatypes
+_CLOUD_FIELDS = ("x", "y", "z", "rgb")  # then f0 .. f{C-1}
 
 
-@functools.lru_cache(maxsize=1)
 def typestore() -> Any:
-    """The rosbags typestore (ROS 2 Kilted definitions plus ``audio_common_msgs``)."""
-    from rosbags.typesys import Stores, get_typestore
-
-    store = getattr(Stores, "ROS2_KILTED", Stores.LATEST)
-    ts = get_typestore(store)
-    register_audio_types(ts)
-    return ts
+    """The rosbags typestore of the nodes: the package's one (ROS 2 Kilted definitions plus ``audio_common_msgs``)."""
+    return ros_typestore()
 
 
 def decode(raw: bytes | memoryview, msgtype: str) -> Any:
@@ -91,20 +89,16 @@ def feature_cloud(xyz: np.ndarray, rgb: np.ndarray, features: np.ndarray, header
     """
     if feature_type not in ("float32", "int8"):
         raise ValueError(f"feature_type must be 'float32' or 'int8', got {feature_type!r}")
-    T = types()
     n, c = features.shape
-    fdt, fcode, fsize = (np.float32, _FLOAT32, 4) if feature_type == "float32" else (np.int8, _INT8, 1)
-    dtype = np.dtype([("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("rgb", "<f4"), ("f", fdt, (c,))])
-    rows = np.empty(n, dtype=dtype)
-    rows["x"], rows["y"], rows["z"] = xyz[:, 0], xyz[:, 1], xyz[:, 2]
-    rows["rgb"] = pack_rgb(rgb)
-    rows["f"] = features if feature_type == "float32" else quantize_int8(features)
-    PointField = T["sensor_msgs/msg/PointField"]
-    fields = [PointField(name=name, offset=4 * k, datatype=_FLOAT32, count=1) for k, name in enumerate("x y z rgb".split())]
-    fields += [PointField(name=f"f{k}", offset=16 + fsize * k, datatype=fcode, count=1) for k in range(c)]
-    return T[POINTCLOUD2](header=header, height=1, width=n, fields=fields, is_bigendian=False,
-                          point_step=dtype.itemsize, row_step=dtype.itemsize * n,
-                          data=rows.view(np.uint8).reshape(-1), is_dense=True)
+    # One float32 table: the packed rgb keeps its bits, int8 features are exact in float32.
+    table = np.empty((n, 4 + c), dtype=np.float32)
+    table[:, :3] = xyz
+    table[:, 3] = pack_rgb(rgb)
+    table[:, 4:] = features if feature_type == "float32" else quantize_int8(features)
+    names = (*_CLOUD_FIELDS, *(f"f{k}" for k in range(c)))
+    fdt = np.float32 if feature_type == "float32" else np.int8
+    return array_to_pointcloud2(table, names, stamp_to_ns(header.stamp), str(header.frame_id), types(),
+                                dtype={f"f{k}": fdt for k in range(c)}, is_dense=True)
 
 
 def float_image(features_hwc: np.ndarray, header: Any) -> Any:
@@ -133,18 +127,22 @@ def image_features(msg: Any) -> np.ndarray:
 
 
 def cloud_features(msg: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Inverse of :func:`feature_cloud` -> ``(xyz (N, 3) float32, rgb (N, 3) uint8, features (N, C))``."""
-    names = [f.name for f in msg.fields]
+    """Inverse of :func:`feature_cloud` -> ``(xyz (N, 3) float32, rgb (N, 3) uint8, features (N, C))``.
+
+    Features are float32 or int8, as in the message.
+    """
+    names = [str(f.name) for f in msg.fields]
     c = sum(1 for n in names if n.startswith("f") and n[1:].isdigit())
-    fcode = next(f.datatype for f in msg.fields if f.name == "f0") if c else _FLOAT32
-    fdt = np.float32 if fcode == _FLOAT32 else np.int8
-    dtype = np.dtype([("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("rgb", "<f4"), ("f", fdt, (c,))])
-    raw = msg.data.tobytes() if isinstance(msg.data, np.ndarray) else bytes(msg.data)
-    rows = np.frombuffer(raw, dtype=dtype, count=int(msg.width) * int(msg.height))
-    xyz = np.stack([rows["x"], rows["y"], rows["z"]], axis=1)
-    return xyz, unpack_rgb(rows["rgb"]), np.asarray(rows["f"]).reshape(len(rows), c)
+    feature_names = [f"f{k}" for k in range(c)]
+    cols = pointcloud2_columns(msg, (*_CLOUD_FIELDS, *feature_names), source="feature cloud")
+    xyz = np.stack([cols["x"], cols["y"], cols["z"]], axis=1)
+    if c:
+        features = np.stack([cols[k] for k in feature_names], axis=1)
+    else:
+        features = np.zeros((xyz.shape[0], 0), np.float32)
+    return xyz, unpack_rgb(cols["rgb"]), features
 
 
 def header_like(header: Any) -> Any:
     """A copy of a rosbags header (stamp and frame id)."""
-    return make_header(int(header.stamp.sec) * 10**9 + int(header.stamp.nanosec), str(header.frame_id), types())
+    return make_header(stamp_to_ns(header.stamp), str(header.frame_id), types())

@@ -42,7 +42,7 @@ def write_messages(path: str | os.PathLike, messages: Iterable[tuple[str, str, o
                    storage: str = "mcap", typestore=None) -> Path:
     """Write ``(topic, msgtype, message, log time ns)`` tuples, in order, to a new rosbag2 folder.
 
-    ``typestore`` defaults to ROS 2 Humble plus the audio types of :mod:`multimodal.sensors.ros_messages`.
+    ``typestore`` defaults to the package's one typestore (:func:`default_typestore`).
     """
     from rosbags.rosbag2 import StoragePlugin, Writer
 
@@ -58,11 +58,8 @@ def write_messages(path: str | os.PathLike, messages: Iterable[tuple[str, str, o
 
 
 def default_typestore():
-    """ROS 2 Humble message types plus ``audio_common_msgs`` (used by the writers and tests)."""
-    from rosbags.typesys import Stores, get_typestore
+    """The package's one typestore (:func:`multimodal.sensors.ros_messages.ros_typestore`: ROS 2 Kilted plus
+    ``audio_common_msgs``), used by the writers, the reader and the tests."""
+    from .ros_messages import ros_typestore
 
-    from .ros_messages import register_audio_types
-
-    ts = get_typestore(Stores.ROS2_HUMBLE)
-    register_audio_types(ts)
-    return ts
+    return ros_typestore()

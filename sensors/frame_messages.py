@@ -18,7 +18,19 @@ from typing import Any, Optional
 import numpy as np
 
 from .frame import Frame
-from .geometry import matrix_to_quat_wxyz
+from .ros_messages import (
+    AudioFormat,
+    array_to_audio,
+    array_to_pointcloud2,
+    rgb_to_compressed_image,
+    rgb_to_image,
+    transform_stamped,
+)
+
+# the builders of single messages live with their message family; importable here as before
+from .ros_messages import pinhole_camera_info as camera_info
+
+__all__ = ["FrameMessages", "TopicMessage", "camera_info", "transform_stamped"]
 
 
 @dataclass(frozen=True)
@@ -29,33 +41,6 @@ class TopicMessage:
     topic: str
     msgtype: str
     msg: Any
-
-
-def transform_stamped(types: Mapping[str, Any], parent: str, child: str, T: np.ndarray, stamp_ns: int) -> Any:
-    """``geometry_msgs/TransformStamped`` for ``T`` (4x4, parent-from-child, metres)."""
-    from .ros_messages import make_header
-
-    q = matrix_to_quat_wxyz(T[:3, :3])
-    t = T[:3, 3]
-    Transform = types["geometry_msgs/msg/Transform"]
-    return types["geometry_msgs/msg/TransformStamped"](
-        header=make_header(stamp_ns, parent, types), child_frame_id=child,
-        transform=Transform(translation=types["geometry_msgs/msg/Vector3"](x=float(t[0]), y=float(t[1]), z=float(t[2])),
-                            rotation=types["geometry_msgs/msg/Quaternion"](x=float(q[1]), y=float(q[2]), z=float(q[3]),
-                                                                           w=float(q[0]))))
-
-
-def camera_info(types: Mapping[str, Any], K: np.ndarray, wh: tuple[int, int], stamp_ns: int, frame_id: str) -> Any:
-    """``sensor_msgs/CameraInfo`` of a pinhole camera without distortion (``K`` 3x3 pixels, ``wh`` pixels)."""
-    from .ros_messages import make_header
-
-    P = np.zeros((3, 4))
-    P[:, :3] = K
-    return types["sensor_msgs/msg/CameraInfo"](
-        header=make_header(stamp_ns, frame_id, types), height=int(wh[1]), width=int(wh[0]),
-        distortion_model="plumb_bob", d=np.zeros(5), k=np.asarray(K, dtype=np.float64).reshape(9),
-        r=np.eye(3).reshape(9), p=P.reshape(12), binning_x=0, binning_y=0,
-        roi=types["sensor_msgs/msg/RegionOfInterest"](x_offset=0, y_offset=0, height=0, width=0, do_rectify=False))
 
 
 class FrameMessages:
@@ -83,14 +68,6 @@ class FrameMessages:
 
     def messages(self, frame: Frame) -> list[TopicMessage]:
         """The messages of one frame (LiDARs, cameras with camera_info, audio with audio_info, /tf)."""
-        from .ros_messages import (
-            AudioFormat,
-            array_to_audio,
-            array_to_pointcloud2,
-            rgb_to_compressed_image,
-            rgb_to_image,
-        )
-
         types, out = self.types, []
         for name, sweep in frame.lidars.items():
             ns = int(sweep.timestamp_us) * 1000

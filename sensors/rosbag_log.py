@@ -30,7 +30,6 @@ import numpy as np
 from .base import SensorInfo, SensorLog
 from .errors import BadRecordError, IssueCounter, LogFormatError, MissingFileError
 from .frame import AudioChunk, CameraImage, Frame, LidarSweep
-from .geometry import make_transform, quat_wxyz_to_matrix
 from .sync import SyncReport, match_nearest, summarize_match
 from .tf_tree import TransformLookupError, TransformTree
 
@@ -120,9 +119,8 @@ class RosbagLog(SensorLog):
                  world_frame: str | None = None, tf_tolerance_us: int = 100_000,
                  audio_format: Any = None, strict: bool = False, show_progress: bool = False):
         from rosbags.highlevel import AnyReader, AnyReaderError
-        from rosbags.typesys import Stores, get_typestore
 
-        from .ros_messages import AudioFormat, register_audio_types
+        from .ros_messages import AudioFormat, ros_typestore
 
         self.path = str(path)
         p = Path(path)
@@ -139,10 +137,8 @@ class RosbagLog(SensorLog):
         self.tf_tolerance_us = int(tf_tolerance_us)
         self.ego_frame = ego_frame
         self.ros1 = p.suffix == ".bag"
-        typestore = get_typestore(Stores.ROS2_HUMBLE)
-        register_audio_types(typestore)
         try:
-            self._reader = AnyReader([p], default_typestore=typestore)
+            self._reader = AnyReader([p], default_typestore=ros_typestore())
             self._reader.open()
         except (AnyReaderError, Exception) as e:  # rosbags raises several error types for bad storage
             if isinstance(e, FileNotFoundError):
@@ -276,13 +272,11 @@ class RosbagLog(SensorLog):
         return bool(fields) and fields[0][0] == "header"
 
     def _add_tf(self, msg: Any, static: bool) -> None:
-        from .ros_messages import stamp_to_us
+        from .ros_messages import transform_stamped_to_matrix
 
         for tr in msg.transforms:
-            q = tr.transform.rotation
-            t = tr.transform.translation
-            T = make_transform(quat_wxyz_to_matrix((q.w, q.x, q.y, q.z)), (t.x, t.y, t.z))
-            self.tf.add(tr.header.frame_id, tr.child_frame_id, T, stamp_to_us(tr.header.stamp), static=static)
+            parent, child, T, t_us = transform_stamped_to_matrix(tr)
+            self.tf.add(parent, child, T, t_us, static=static)
 
     def _read_many(self, wanted: dict[str, int]) -> dict[str, Any]:
         """Deserialize several sensors' messages (sensor name -> message index) in one pass over the bag.

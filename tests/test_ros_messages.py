@@ -21,10 +21,12 @@ from multimodal.sensors.ros_messages import (
     camera_info_to_calibration,
     compressed_image_to_rgb,
     image_to_rgb,
+    pointcloud2_columns,
     pointcloud2_to_array,
     register_audio_types,
     rgb_to_compressed_image,
     rgb_to_image,
+    ros_typestore,
     stamp_to_us,
     us_to_stamp_ns,
 )
@@ -37,9 +39,7 @@ STAMP_NS = us_to_stamp_ns(STAMP_US)
 
 @pytest.fixture(scope="module")
 def ts():
-    store = get_typestore(Stores.ROS2_HUMBLE)
-    register_audio_types(store)
-    return store
+    return ros_typestore()
 
 
 @pytest.fixture
@@ -260,6 +260,46 @@ def test_pointcloud2_decode_is_fast(ts, rng):
         best = min(best, time.perf_counter() - t0)
     assert out.shape == (35_000, 6)
     assert best < 5e-3, f"decoding 35k points took {best * 1e3:.2f} ms"
+
+
+def test_pointcloud2_columns_keep_dtypes_nonfinite_and_byte_order(ts, rng):
+    pts, _ = cloud(rng, n=12, extra=("ring",))
+    pts[2, 0] = np.nan
+    for big in (False, True):
+        msg = cdr_roundtrip(ts, array_to_pointcloud2(pts, ("x", "y", "z", "intensity", "ring"), 0, "l", ts.types,
+                                                     dtype={"ring": np.uint16, "x": np.float64}, is_bigendian=big,
+                                                     point_step=24))
+        cols = pointcloud2_columns(msg)
+        assert list(cols) == ["x", "y", "z", "intensity", "ring"]
+        assert cols["x"].dtype == np.float64 and cols["ring"].dtype == np.uint16 and cols["y"].dtype == np.float32
+        assert cols["x"].dtype.isnative and len(cols["x"]) == 12 and np.isnan(cols["x"][2])  # nothing dropped
+        np.testing.assert_array_equal(cols["ring"], np.rint(pts[:, 4]).astype(np.uint16))
+        np.testing.assert_array_equal(pointcloud2_columns(msg, ["z"])["z"], pts[:, 2])
+    empty = array_to_pointcloud2(np.zeros((0, 3), np.float32), ("x", "y", "z"), 0, "l", ts.types)
+    assert pointcloud2_columns(empty)["x"].shape == (0,)
+    with pytest.raises(BadRecordError, match=r"/pc field 'fields.rgb'.*no scalar field 'rgb'"):
+        pointcloud2_columns(msg, ["x", "rgb"], source="/pc")
+
+
+def test_one_typestore_serves_reader_writer_and_nodes():
+    from multimodal.ros_nodes import wire
+    from multimodal.sensors.bag_writer import default_typestore
+
+    assert ros_typestore() is default_typestore() is wire.typestore()
+    assert "sensor_msgs/msg/PointCloud2" in ros_typestore().types
+    assert all(name in ros_typestore().types for name in AUDIO_MSG_DEFINITIONS)
+
+
+def test_humble_messages_read_the_same_with_the_shared_store(ts, rng):
+    """Bags from Humble robots: the sensor messages have one CDR layout in both distributions."""
+    humble = get_typestore(Stores.ROS2_HUMBLE)
+    pts, fields = cloud(rng, n=20)
+    msgs = [array_to_pointcloud2(pts, fields, STAMP_NS, "l", humble.types),
+            rgb_to_image(rng.integers(0, 256, (4, 5, 3)).astype(np.uint8), STAMP_NS, "c", humble.types)]
+    for msg in msgs:
+        raw = bytes(humble.serialize_cdr(msg, msg.__msgtype__))
+        ours = ts.deserialize_cdr(raw, msg.__msgtype__)
+        assert bytes(ts.serialize_cdr(ours, msg.__msgtype__)) == raw
 
 
 def _valid_cloud(ts, rng):
