@@ -3,7 +3,7 @@
 # then install that wheel into ./.venv. Optional: the default sparse backend (`native`) needs none
 # of this; MinkowskiEngine is the `minkowski` backend and the reference of the parity tests.
 #
-#   bash scripts/install_minkowski.sh          # build once (~6 min on 2 cores), then reuse the wheel
+#   bash scripts/install_minkowski.sh          # build once (~4-6 min on 2 cores), then reuse the wheel
 #   ME_REBUILD=1 bash scripts/install_minkowski.sh   # ignore the cached wheel
 #
 # Why a script and not a pip line: 0.5.4 (2021, last release) ships only an sdist that does not
@@ -31,12 +31,18 @@ if [ ! -x "$PYBIN" ]; then
   exit 1
 fi
 
-SUDO=""
-if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
-if ! dpkg -s libopenblas-dev >/dev/null 2>&1; then
-  echo "[minkowski] apt-get install libopenblas-dev"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends libopenblas-dev g++ >/dev/null
+# shellcheck source=scripts/_system.sh
+. scripts/_system.sh
+# Build tools: a C++ compiler (g++, with OpenMP), OpenBLAS headers (libopenblas-dev; libopenblas0 at
+# run time) and the headers of the venv's Python (Debian's python: python3.11-dev; pyenv's has its own).
+apt_install minkowski g++ libopenblas-dev
+if ! has_python_headers "$PYBIN"; then
+  DEB_PY="$(debian_python_pkg "$PYBIN")"
+  if [ -z "$DEB_PY" ]; then
+    echo "[minkowski] no Python.h for $PYBIN and it is not Debian's python: install its headers" >&2
+    exit 1
+  fi
+  apt_install minkowski "$DEB_PY-dev"
 fi
 
 # Already importable in this venv (and no rebuild asked for): nothing to do. A torch upgrade makes
@@ -55,8 +61,10 @@ if [ -z "$WHEEL" ] || [ "${ME_REBUILD:-0}" = "1" ]; then
   start=$(date +%s)
   WORK="$(mktemp -d)"
   trap 'rm -rf "$WORK"' EXIT
-  # Build requirements live in the venv itself (no build isolation).
-  "$PYBIN" -m pip install -q wheel 2> >(grep -v "is ignored: it is neither" >&2)
+  # Build requirements live in the venv itself (no build isolation): setuptools and wheel come
+  # pinned with requirements/lock.txt.
+  (cd / && "$PYBIN" -c 'import setuptools, wheel') || {
+    echo "[minkowski] setuptools/wheel missing in .venv: run scripts/install.sh first" >&2; exit 1; }
   echo "[minkowski] fetching the MinkowskiEngine ${ME_VERSION} sdist"
   SETUPTOOLS_USE_DISTUTILS=stdlib PATH="$REPO/.venv/bin:$PATH" \
     "$PYBIN" -m pip download -q --no-deps --no-binary :all: --no-build-isolation \
