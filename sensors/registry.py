@@ -14,7 +14,7 @@ from .errors import LogFormatError, MissingFileError
 READERS: dict[str, str] = {
     "nuscenes": "multimodal.sensors.nuscenes_log:NuScenesLog",
     "rosbag": "multimodal.sensors.rosbag_log:RosbagLog",
-    "av": "multimodal.sensors.av_log:AVClipLog",
+    "av": "multimodal.sensors.media:AVClipLog",
 }
 MEDIA_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ogv", ".mpg", ".mpeg", ".flv"}
 BAG_SUFFIXES = {".db3", ".mcap", ".bag"}

@@ -175,18 +175,19 @@ def test_random_access_equals_sequential(rel: str, fps: float | None) -> None:
         np.testing.assert_array_equal(log[i].cameras["video"].image, seq[i], err_msg=f"{rel} frame {i}")
     np.testing.assert_array_equal(log[-1].cameras["video"].image, seq[-1])
     # independent decode of the last selected frame
-    last_native = int(log._sel[-1])
+    last_native = int(log._ix.sel[-1])
     np.testing.assert_array_equal(seq[-1], decode_rgb(rel, last_native))
 
 
 def test_sequential_iteration_keeps_the_decoder_position(monkeypatch: pytest.MonkeyPatch) -> None:
-    from multimodal.sensors import av_log
+    from multimodal.sensors.media.audio import AudioCursor
+    from multimodal.sensors.media.video import VideoCursor
 
     seeks: list[int] = []
     restarts: list[object] = []
-    orig_seek, orig_restart = av_log._VideoCursor.seek, av_log._AudioCursor.restart
-    monkeypatch.setattr(av_log._VideoCursor, "seek", lambda self, pts: (seeks.append(pts), orig_seek(self, pts)))
-    monkeypatch.setattr(av_log._AudioCursor, "restart",
+    orig_seek, orig_restart = VideoCursor.seek, AudioCursor.restart
+    monkeypatch.setattr(VideoCursor, "seek", lambda self, pts: (seeks.append(pts), orig_seek(self, pts)))
+    monkeypatch.setattr(AudioCursor, "restart",
                         lambda self, at: (restarts.append(at), orig_restart(self, at)))
     with av.open(clip(PLANE)) as c:
         keyframes = sum(1 for p in c.demux(video=0) if p.size and p.is_keyframe)
@@ -219,7 +220,7 @@ def test_audio_track_duration_and_rate(rel: str) -> None:
     assert track.samples.shape[1] == pytest.approx(native_span * 16000, abs=0.05 * 16000)
     # same clock as the video, and about as long
     video_s = log.video_info["duration_s"]
-    assert track.timestamp_us * 1e-6 == pytest.approx(truth["first_s"] - log._origin_s, abs=0.005)
+    assert track.timestamp_us * 1e-6 == pytest.approx(truth["first_s"] - log._ix.origin_s, abs=0.005)
     assert track.duration_s == pytest.approx(video_s, abs=0.05)
     assert log.audio_info["sample_rate"] == truth["rate"]
     assert log.sensors["audio"].count == log.audio_info["packets"] == truth["packets"]
