@@ -72,8 +72,18 @@ quiet_pip() {
   .venv/bin/python -m pip "$@" 2> >(grep -v -e "is ignored: it is neither" -e "BuildBackendWarning" >&2)
 }
 echo "[install] pip install -r requirements/lock.txt (exact versions, hashes checked)"
+# First the installer's own tools (the venv's pip may be old: Debian 12's is 23.0), so that the few
+# sdists in the lock are built by the locked pip/setuptools/wheel.
+tools="$(mktemp)"
+awk '/^[A-Za-z0-9]/ { keep = ($0 ~ /^(pip|setuptools|wheel)==/) } keep && !/^ *#/' requirements/lock.txt >"$tools"
+quiet_pip install -q --require-hashes --no-deps -r "$tools"
+rm -f "$tools"
 quiet_pip install -q --require-hashes --no-deps -r requirements/lock.txt
-quiet_pip install -q --no-deps --no-build-isolation -e .
+# (setuptools' advice about the ros_nodes data folders is noise here: shown only if the build fails)
+log="$(mktemp)"
+.venv/bin/python -m pip install -q --no-deps --no-build-isolation -e . >"$log" 2>&1 || {
+  cat "$log" >&2; rm -f "$log"; echo "[install] editable install of the package failed" >&2; exit 1; }
+rm -f "$log"
 .venv/bin/python -m pip check >/dev/null || {
   .venv/bin/python -m pip check >&2
   echo "[install] the environment is inconsistent: refresh the lock (bash scripts/lock.sh)" >&2

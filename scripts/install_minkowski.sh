@@ -55,7 +55,8 @@ fi
 TAG="$("$PYBIN" -c 'import sys, torch; v = torch.__version__.replace("+", "_"); print(f"torch{v}-cp{sys.version_info[0]}{sys.version_info[1]}")')"
 CACHE="${MULTIMODAL_WHEEL_CACHE:-$HOME/.cache/multimodal/wheels}/minkowskiengine-${ME_VERSION}-${TAG}"
 mkdir -p "$CACHE"
-WHEEL="$(ls "$CACHE"/MinkowskiEngine-${ME_VERSION}-*.whl 2>/dev/null | head -n1 || true)"
+# The wheel is named MinkowskiEngine-... by older setuptools, minkowskiengine-... (normalized) by newer.
+WHEEL="$(ls "$CACHE"/[Mm]inkowski[Ee]ngine-${ME_VERSION}-*.whl 2>/dev/null | head -n1 || true)"
 
 if [ -z "$WHEEL" ] || [ "${ME_REBUILD:-0}" = "1" ]; then
   start=$(date +%s)
@@ -109,9 +110,9 @@ EOF
     PATH="$REPO/.venv/bin:$PATH" \
     "$PYBIN" -m pip wheel -q --no-deps --no-build-isolation -w "$WORK/dist" . \
     > "$WORK/build.log" 2>&1) || { tail -n 60 "$WORK/build.log" >&2; echo "[minkowski] build failed" >&2; exit 1; }
-  rm -f "$CACHE"/MinkowskiEngine-*.whl
-  cp "$WORK"/dist/MinkowskiEngine-${ME_VERSION}-*.whl "$CACHE"/
-  WHEEL="$(ls "$CACHE"/MinkowskiEngine-${ME_VERSION}-*.whl | head -n1)"
+  rm -f "$CACHE"/[Mm]inkowski[Ee]ngine-*.whl
+  cp "$WORK"/dist/[Mm]inkowski[Ee]ngine-${ME_VERSION}-*.whl "$CACHE"/
+  WHEEL="$(ls "$CACHE"/[Mm]inkowski[Ee]ngine-${ME_VERSION}-*.whl | head -n1)"
   echo "[minkowski] built $WHEEL in $(( $(date +%s) - start )) s"
 else
   echo "[minkowski] using cached $WHEEL"
