@@ -6,6 +6,7 @@ sensor data when a frame is asked for, so a 300 GB dataset opens in seconds.
 from __future__ import annotations
 
 import abc
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -55,8 +56,12 @@ class SensorInfo:
 class SensorLog(abc.ABC):
     """A recording as a sequence of frames.
 
-    Subclasses set ``path``, ``format``, ``issues`` (an :class:`IssueCounter`) and ``sync``
-    (a :class:`SyncReport` or None), and implement ``__len__``, ``_load_frame`` and ``sensors``.
+    Subclasses set ``path``, ``format``, ``issues`` (an :class:`IssueCounter`), ``sync``
+    (a :class:`SyncReport` or None) and ``frame_sensors``, implement ``__len__``, ``_load_frame``
+    and ``sensors``, and say which paths they open with :meth:`sniff` and ``accepts``.
+
+    Every reader takes ``sensors=`` (see :mod:`multimodal.sensors.selection`): the sensor names
+    and/or kinds (``lidar``, ``camera``, ``audio``) whose data frames carry; None for all.
     """
 
     path: str
@@ -64,6 +69,19 @@ class SensorLog(abc.ABC):
     issues: IssueCounter
     sync: SyncReport | None = None
     notes: list[str]
+    #: names of the sensors frames carry (after the ``sensors=`` selection)
+    frame_sensors: tuple[str, ...] = ()
+    #: what :meth:`sniff` recognises, in words, for the error of :func:`~multimodal.sensors.registry.detect_format`
+    accepts: str = ""
+
+    @classmethod
+    def sniff(cls, path: str | os.PathLike) -> bool:
+        """Whether ``path`` (which exists) is in this reader's format, from names and small files only.
+
+        May raise :class:`~multimodal.sensors.errors.LogFormatError` for a near miss that must be
+        opened differently (a nuScenes version folder instead of its data root).
+        """
+        return False
 
     @property
     @abc.abstractmethod

@@ -11,7 +11,6 @@ import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
@@ -19,7 +18,8 @@ from .base import SensorInfo, SensorLog
 from .errors import BadRecordError, IssueCounter, LogFormatError, MissingFileError
 from .frame import CameraImage, Frame, LidarSweep
 from .geometry import transform_from_quat
-from .images import decode_image_bytes
+from .nuscenes_files import colormap_for, decode_image_file, read_pcd_bin, safe_data_path
+from .selection import SensorSelection, resolve_selection
 from .sync import StreamSync, SyncReport, match_nearest, summarize_match
 
 NUSCENES_LIDAR_FIELDS = ("x", "y", "z", "intensity", "ring")
@@ -33,68 +33,6 @@ def find_versions(dataroot: str | os.PathLike) -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / "sample_data.json").is_file())
 
 
-def safe_data_path(dataroot: str | os.PathLike, filename: str, table: str, token: str) -> Path:
-    """Join a table's file name to the data root, refusing names that escape it.
-
-    A table is data too: a name like ``../../etc/passwd`` or ``/abs/path`` must not make us read
-    (or later write next to) files outside the dataset.
-    """
-    norm = os.path.normpath(filename)
-    if os.path.isabs(filename) or norm == ".." or norm.startswith(".." + os.sep) or not filename:
-        raise BadRecordError(f"{table}.json", f"file name {filename!r} of record {token} escapes the data root "
-                             f"{str(dataroot)!r} (must be a relative path inside it)", field="filename")
-    return Path(dataroot) / norm
-
-
-def read_pcd_bin(path: Path, point_dims: int = 5, source: str | None = None) -> np.ndarray:
-    """``(N, point_dims) float32`` from a nuScenes ``.pcd.bin`` (through devkit's ``LidarPointCloud``).
-
-    Raises :class:`BadRecordError` when the file size is not a multiple of ``4 * point_dims``.
-    """
-    size = path.stat().st_size
-    step = 4 * point_dims
-    if size % step:
-        raise BadRecordError(source or str(path), f"size {size} bytes is not a multiple of the point size "
-                             f"{step} bytes ({point_dims} float32 per point)", field="filename")
-    if point_dims == 5:
-        from nuscenes.utils.data_classes import LidarPointCloud
-
-        class _AllColumns(LidarPointCloud):
-            # devkit reads (x, y, z, intensity, ring) and keeps nbr_dims() of them; keep the ring too.
-            @staticmethod
-            def nbr_dims() -> int:
-                return 5
-
-        return np.ascontiguousarray(_AllColumns.from_file(str(path)).points.T, dtype=np.float32)
-    return np.fromfile(path, dtype=np.float32).reshape(-1, point_dims)
-
-
-def decode_image_file(path: Path, source: Optional[str] = None) -> np.ndarray:
-    """``(H, W, 3) uint8`` RGB from a JPEG/PNG file; corrupt or truncated files raise BadRecordError."""
-    return decode_image_bytes(path.read_bytes(), source or str(path))
-
-
-def _colormap_for(table_root: Path) -> dict | None:
-    """devkit's class colour map extended to every category of the dataset.
-
-    devkit looks up a colour for each category when lidarseg is present and fails on names it does
-    not know (any non-nuScenes class list); give those a deterministic colour.
-    """
-    import json
-
-    from nuscenes.utils.color_map import get_colormap
-
-    path = table_root / "category.json"
-    if not (table_root / "lidarseg.json").is_file() or not path.is_file():
-        return None
-    cmap = dict(get_colormap())
-    for k, cat in enumerate(json.loads(path.read_text())):
-        if cat["name"] not in cmap:
-            rng = np.random.default_rng(k)
-            cmap[cat["name"]] = tuple(int(v) for v in rng.integers(0, 256, 3))
-    return cmap
-
-
 class NuScenesLog(SensorLog):
     """A nuScenes-format dataset as frames.
 
@@ -106,6 +44,10 @@ class NuScenesLog(SensorLog):
             within ``tolerance_us`` (one-to-one); unmatched images are counted in ``sync``.
         lidar: LiDAR channel that defines the frames (default ``LIDAR_TOP``, else the first lidar).
         cameras: camera channels to load (default: all in the dataset); [] for none.
+        sensors: which sensors frames carry: channel names (``LIDAR_TOP``, ``CAM_FRONT``) and/or kinds
+            (``lidar``, ``camera``); None for all (of ``lidar`` and ``cameras``). An unselected LiDAR
+            still defines the frames (and their ego pose) but its file is never read; unselected
+            cameras are neither matched nor decoded.
         scenes: restrict to these scene names or tokens.
         tolerance_us: camera-to-LiDAR matching tolerance in sweeps mode (µs).
         load_images: False skips decoding images (calibration is still returned, image is None-free
@@ -115,64 +57,48 @@ class NuScenesLog(SensorLog):
     """
 
     format = "nuscenes"
+    accepts = "nuScenes data roots (a folder holding a version folder with sample_data.json)"
+
+    @classmethod
+    def sniff(cls, path: str | os.PathLike) -> bool:
+        """A folder holding a version folder (with ``sample_data.json``).
+
+        Raises:
+            LogFormatError: ``path`` is a version folder itself (open its parent, the data root).
+        """
+        p = Path(path)
+        if not p.is_dir():
+            return False
+        if find_versions(p):
+            return True
+        if (p / "sample_data.json").is_file():
+            raise LogFormatError(f"{p}: this is a nuScenes *version* folder; open its parent (the data root) "
+                                 f"with version={p.name!r}")
+        return False
 
     def __init__(self, dataroot: str | os.PathLike, version: str | None = None, *, sweeps: bool = False,
                  lidar: str | None = None, cameras: Sequence[str] | None = None,
-                 scenes: Sequence[str] | None = None, tolerance_us: int = 50_000, load_images: bool = True,
-                 point_dims: int = 5, strict: bool = False, verbose: bool = False):
+                 sensors: SensorSelection = None, scenes: Sequence[str] | None = None,
+                 tolerance_us: int = 50_000, load_images: bool = True, point_dims: int = 5,
+                 strict: bool = False, verbose: bool = False):
         self.path = str(dataroot)
         root = Path(dataroot)
-        if not root.exists():
-            raise MissingFileError(self.path, "nuScenes data root does not exist")
-        versions = find_versions(root)
-        if version is None:
-            if len(versions) != 1:
-                raise LogFormatError(f"{self.path}: found version folders {versions or 'none'} (folders with "
-                                     "sample_data.json); pass version=...")
-            version = versions[0]
-        elif version not in versions:
-            raise LogFormatError(f"{self.path}: no version folder {version!r} with sample_data.json "
-                                 f"(found: {versions or 'none'})")
-        self.version = version
+        self.version = self._pick_version(root, version)
         self.sweeps_mode = sweeps
         self.tolerance_us = int(tolerance_us)
         self.load_images = load_images
         self.point_dims = point_dims
         self.issues = IssueCounter(strict=strict)
         self.notes: list[str] = []
-
-        from nuscenes.nuscenes import NuScenes
-
-        try:
-            with contextlib.redirect_stdout(io.StringIO()):
-                self.nusc = NuScenes(version=version, dataroot=str(root), verbose=verbose,
-                                     colormap=_colormap_for(root / version))
-        except (AssertionError, KeyError, FileNotFoundError) as e:
-            raise LogFormatError(f"{self.path}/{version}: nuscenes-devkit cannot load the tables "
-                                 f"({type(e).__name__}: {e})") from e
-        nusc = self.nusc
-        channels = {s["channel"]: s["modality"] for s in nusc.sensor}
-        lidars = [c for c, m in channels.items() if m == "lidar"]
-        if lidar is None:
-            lidar = "LIDAR_TOP" if "LIDAR_TOP" in lidars else (lidars[0] if lidars else None)
-        elif lidar not in lidars:
-            raise LogFormatError(f"{self.path}/{version}: no lidar channel {lidar!r} (lidars: {lidars})")
-        self.lidar = lidar
-        all_cams = sorted(c for c, m in channels.items() if m == "camera")
-        if cameras is None:
-            cameras = all_cams
-        missing = [c for c in cameras if c not in all_cams]
-        if missing:
-            raise LogFormatError(f"{self.path}/{version}: no camera channel(s) {missing} (cameras: {all_cams})")
-        self.cameras = list(cameras)
-        if lidar is None:
-            self.notes.append("dataset has no lidar channel: frames carry cameras only")
+        self.nusc = self._load_tables(root, verbose)
+        self._pick_channels(lidar, cameras, sensors)
+        nusc, lidar = self.nusc, self.lidar
 
         wanted = None if scenes is None else set(scenes)
         self.scene_tokens = [s["token"] for s in nusc.scene
                              if wanted is None or s["name"] in wanted or s["token"] in wanted]
         if wanted is not None and not self.scene_tokens:
-            raise LogFormatError(f"{self.path}/{version}: none of the scenes {sorted(wanted)} exist")
+            raise LogFormatError(f"{self.path}/{self.version}: none of the scenes {sorted(wanted)} exist")
 
         self._sd_channel = {sd["token"]: sd["channel"] for sd in nusc.sample_data}
         # lidarseg records by sample_data token (nuScenes uses that as their own token; not all datasets do).
@@ -185,6 +111,55 @@ class NuScenesLog(SensorLog):
         else:
             self._index_keyframes()
         self._infos = self._make_infos()
+
+    # --- opening, step by step ------------------------------------------------------------
+    def _pick_version(self, root: Path, version: str | None) -> str:
+        if not root.exists():
+            raise MissingFileError(self.path, "nuScenes data root does not exist")
+        versions = find_versions(root)
+        if version is None:
+            if len(versions) != 1:
+                raise LogFormatError(f"{self.path}: found version folders {versions or 'none'} (folders with "
+                                     "sample_data.json); pass version=...")
+            return versions[0]
+        if version not in versions:
+            raise LogFormatError(f"{self.path}: no version folder {version!r} with sample_data.json "
+                                 f"(found: {versions or 'none'})")
+        return version
+
+    def _load_tables(self, root: Path, verbose: bool):
+        from nuscenes.nuscenes import NuScenes
+
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                return NuScenes(version=self.version, dataroot=str(root), verbose=verbose,
+                                colormap=colormap_for(root / self.version))
+        except (AssertionError, KeyError, FileNotFoundError) as e:
+            raise LogFormatError(f"{self.path}/{self.version}: nuscenes-devkit cannot load the tables "
+                                 f"({type(e).__name__}: {e})") from e
+
+    def _pick_channels(self, lidar: str | None, cameras: Sequence[str] | None, sensors: SensorSelection) -> None:
+        """The reference LiDAR (``LIDAR_TOP``, else the first), the cameras, and the selection of what frames carry."""
+        channels = {s["channel"]: s["modality"] for s in self.nusc.sensor}
+        where = f"{self.path}/{self.version}"
+        lidars = [c for c, m in channels.items() if m == "lidar"]
+        if lidar is None:
+            lidar = "LIDAR_TOP" if "LIDAR_TOP" in lidars else (lidars[0] if lidars else None)
+        elif lidar not in lidars:
+            raise LogFormatError(f"{where}: no lidar channel {lidar!r} (lidars: {lidars})")
+        self.lidar = lidar
+        all_cams = sorted(c for c, m in channels.items() if m == "camera")
+        if cameras is None:
+            cameras = all_cams
+        missing = [c for c in cameras if c not in all_cams]
+        if missing:
+            raise LogFormatError(f"{where}: no camera channel(s) {missing} (cameras: {all_cams})")
+        available = {lidar: "lidar"} if lidar is not None else {}
+        available.update((c, "camera") for c in cameras)
+        self.frame_sensors = resolve_selection(sensors, available, where)
+        self.cameras = [c for c in cameras if c in self.frame_sensors]
+        if lidar is None:
+            self.notes.append("dataset has no lidar channel: frames carry cameras only")
 
     # --- indexing -------------------------------------------------------------------------
     # Records are grouped and sorted by timestamp instead of following prev/next chains, so a
@@ -362,6 +337,7 @@ class NuScenesLog(SensorLog):
         frame = Frame(timestamp_us=t, token=lid_tok or sample_tok)
         if lid_tok:
             frame.T_world_from_ego = self._pose(self.nusc.get("sample_data", lid_tok))
+        if lid_tok and self.lidar in self.frame_sensors:
             try:
                 frame.lidars[self.lidar] = self.load_lidar(lid_tok)
             except BadRecordError as e:

@@ -9,15 +9,15 @@ from urllib.parse import parse_qsl, urlparse
 
 from .base import SensorLog
 from .errors import LogFormatError, MissingFileError
+from .selection import SensorSelection
 
-# format name -> "module:class". A new format is one reader file plus one line here.
+# format name -> "module:class". A new format is one reader file (a SensorLog with ``sniff``) plus one line here.
+# detect_format asks the readers in this order: a folder with metadata.yaml is a bag before anything else.
 READERS: dict[str, str] = {
-    "nuscenes": "multimodal.sensors.nuscenes_log:NuScenesLog",
     "rosbag": "multimodal.sensors.rosbag_log:RosbagLog",
+    "nuscenes": "multimodal.sensors.nuscenes_log:NuScenesLog",
     "av": "multimodal.sensors.media:AVClipLog",
 }
-MEDIA_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ogv", ".mpg", ".mpeg", ".flv"}
-BAG_SUFFIXES = {".db3", ".mcap", ".bag"}
 
 
 def reader_class(fmt: str) -> type[SensorLog]:
@@ -29,30 +29,22 @@ def reader_class(fmt: str) -> type[SensorLog]:
 
 
 def detect_format(path: str | os.PathLike) -> str:
-    """Guess the format of a path: rosbag2 folder / bag file, nuScenes root, or media file."""
+    """The format of a path: the first registered reader whose ``sniff`` recognises it.
+
+    Raises:
+        MissingFileError: the path does not exist.
+        LogFormatError: no reader recognises it (the message lists what each one opens), or a reader
+            recognises a near miss (a nuScenes version folder: open its parent).
+    """
     p = Path(path)
     if not p.exists():
         raise MissingFileError(str(p), "log does not exist")
-    if p.is_dir():
-        if (p / "metadata.yaml").is_file():
-            return "rosbag"
-        from .nuscenes_log import find_versions
-
-        if find_versions(p):
-            return "nuscenes"
-        if (p / "sample_data.json").is_file():
-            raise LogFormatError(f"{p}: this is a nuScenes *version* folder; open its parent (the data root) "
-                                 f"with version={p.name!r}")
-        raise LogFormatError(f"{p}: folder is neither a rosbag2 bag (metadata.yaml) nor a nuScenes data root "
-                             "(a version folder with sample_data.json)")
-    suffix = p.suffix.lower()
-    if suffix in BAG_SUFFIXES:
-        return "rosbag"
-    if suffix in MEDIA_SUFFIXES:
-        return "av"
-    raise LogFormatError(f"{p}: unknown log format {suffix or '(no suffix)'!r}; supported: nuScenes data roots, "
-                         f"bags ({', '.join(sorted(BAG_SUFFIXES))} or a rosbag2 folder), media files "
-                         f"({', '.join(sorted(MEDIA_SUFFIXES))})")
+    for fmt in READERS:
+        if reader_class(fmt).sniff(p):
+            return fmt
+    supported = ", ".join(reader_class(fmt).accepts for fmt in READERS)
+    what = "(a folder no reader recognises)" if p.is_dir() else repr(p.suffix.lower() or "(no suffix)")
+    raise LogFormatError(f"{p}: unknown log format {what}; supported: {supported}")
 
 
 def parse_scalar(value: str) -> Any:
@@ -72,15 +64,20 @@ def parse_scalar(value: str) -> Any:
         return value
 
 
-def open_log(path_or_uri: str | os.PathLike, format: str | None = None, **options: Any) -> SensorLog:
+def open_log(path_or_uri: str | os.PathLike, format: str | None = None, *,
+             sensors: SensorSelection = None, **options: Any) -> SensorLog:
     """Open any supported log as a sequence of :class:`~multimodal.sensors.frame.Frame`.
 
     ``path_or_uri`` is a path (format detected, or forced with ``format=``) or a URI
     ``FORMAT://PATH?key=value&...`` whose query gives reader options
-    (``nuscenes:///data/nuscenes?version=v1.0-trainval&sweeps=true``). ``options`` are passed to
-    the reader (see :class:`~multimodal.sensors.nuscenes_log.NuScenesLog`, :class:`~multimodal.sensors.rosbag_log.RosbagLog`,
-    :class:`~multimodal.sensors.av_log.AVClipLog`).
+    (``nuscenes:///data/nuscenes?version=v1.0-trainval&sweeps=true&sensors=lidar``). ``sensors``
+    selects the sensors frames carry (names and/or kinds ``lidar``, ``camera``, ``audio``; None: all;
+    see :mod:`multimodal.sensors.selection`). ``options`` are passed to the reader (see
+    :class:`~multimodal.sensors.nuscenes_log.NuScenesLog`, :class:`~multimodal.sensors.rosbag_log.RosbagLog`,
+    :class:`~multimodal.sensors.media.AVClipLog`).
     """
+    if sensors is not None:
+        options["sensors"] = sensors
     text = os.fspath(path_or_uri)
     parsed = urlparse(text)
     if parsed.scheme in READERS:

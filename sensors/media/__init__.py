@@ -8,7 +8,7 @@
 (Named ``media``, not ``av``, so that ``import av`` inside it can only mean PyAV.)
 """
 from .common import AUDIO, VIDEO
-from .log import AVClipLog
+from .log import MEDIA_SUFFIXES, AVClipLog
 from .probe import MediaIndex, probe_media
 
-__all__ = ["AUDIO", "VIDEO", "AVClipLog", "MediaIndex", "probe_media"]
+__all__ = ["AUDIO", "MEDIA_SUFFIXES", "VIDEO", "AVClipLog", "MediaIndex", "probe_media"]

@@ -37,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import av
@@ -45,6 +46,7 @@ import numpy as np
 from ..base import SensorInfo, SensorLog
 from ..errors import BadRecordError, IssueCounter, LogFormatError, MissingFileError
 from ..frame import AudioChunk, CameraImage, Frame
+from ..selection import SensorSelection, resolve_selection
 from ..sync import StreamSync, SyncReport
 from .audio import AudioCursor
 from .common import AUDIO, VIDEO, channel_layout, ffmpeg_reason
@@ -53,6 +55,9 @@ from .video import VideoCursor
 
 if TYPE_CHECKING:  # typing.Self needs Python 3.11
     from typing_extensions import Self
+
+#: suffixes :meth:`AVClipLog.sniff` recognises
+MEDIA_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ogv", ".mpg", ".mpeg", ".flv"}
 
 
 class AVClipLog(SensorLog):
@@ -65,6 +70,8 @@ class AVClipLog(SensorLog):
         audio_rate: output sample rate of ``audio["audio"]`` (Hz); None keeps the source rate.
         audio_channels: 1 -> mono (down-mix), 2 -> stereo, None -> the source layout.
         load_audio: False leaves audio out of frames (``audio_track()`` still works).
+        sensors: which sensors frames carry: ``video`` / ``audio`` or the kinds ``camera`` / ``audio``;
+            None for both. Frames stay the video frames; an unselected stream is not decoded.
         hfov_deg: horizontal field of view (degrees) for the synthetic intrinsics ``K``.
         start_us: timestamp (µs) given to the first video frame (e.g. the recording's wall-clock start).
         strict: raise on a bad frame instead of counting it in ``issues`` and leaving it out.
@@ -89,11 +96,19 @@ class AVClipLog(SensorLog):
     """
 
     format = "av"
+    accepts = f"media files ({', '.join(sorted(MEDIA_SUFFIXES))})"
+
+    @classmethod
+    def sniff(cls, path: str | os.PathLike) -> bool:
+        """A file whose suffix is one of ``MEDIA_SUFFIXES`` (FFmpeg opens more; force ``format="av"`` for those)."""
+        p = Path(path)
+        return not p.is_dir() and p.suffix.lower() in MEDIA_SUFFIXES
 
     def __init__(
         self,
         path: str | os.PathLike,
         *,
+        sensors: SensorSelection = None,
         fps: float | None = None,
         audio_rate: int | None = 16000,
         audio_channels: int | None = 1,
@@ -118,6 +133,7 @@ class AVClipLog(SensorLog):
         self.audio_channels = audio_channels
         self._out_layout = channel_layout(audio_channels)
         self.load_audio = bool(load_audio)
+        self._selection = sensors
         self.hfov_deg = float(hfov_deg)
         self._video: VideoCursor | None = None
         self._resyncs: set[tuple[int, int]] = set()  # audio gaps/overlaps already counted
@@ -140,6 +156,8 @@ class AVClipLog(SensorLog):
             container.close()
         self._sensors = self._make_sensors()
         self.sync = self._make_sync()
+        self.frame_sensors = resolve_selection(self._selection, {n: s.kind for n, s in self._sensors.items()},
+                                               self.path)
 
     def _make_sensors(self) -> dict[str, SensorInfo]:
         out: dict[str, SensorInfo] = {}
@@ -214,16 +232,18 @@ class AVClipLog(SensorLog):
         t = int(self._ix.t[index])
         pts = int(self._ix.vpts_all[self._ix.sel[index]])
         frame = Frame(timestamp_us=t, token=f"pts={pts}")
-        try:
-            image = self._decode_video(pts, index)
-        except BadRecordError as err:
-            self.issues.skip(err)  # raises in strict mode
-            image = None
+        image = None
+        if VIDEO in self.frame_sensors:
+            try:
+                image = self._decode_video(pts, index)
+            except BadRecordError as err:
+                self.issues.skip(err)  # raises in strict mode
         if image is not None:
             frame.cameras[VIDEO] = CameraImage(
                 image=image, K=self.intrinsics(image.shape[1], image.shape[0]), T_ego_from_sensor=np.eye(4),
                 timestamp_us=t, frame_id=VIDEO)
-        if self.load_audio and self._ix.audio_info is not None and self._ix.out_rate is not None and self._ix.apts_us.size:
+        if (self.load_audio and AUDIO in self.frame_sensors and self._ix.out_rate is not None
+                and self._ix.apts_us.size):
             try:
                 chunk = self._audio_chunk(t, int(self._ix.ends[index]), index)
             except BadRecordError as err:
