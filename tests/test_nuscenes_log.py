@@ -13,23 +13,20 @@ from multimodal import sensors
 from multimodal.sensors.errors import BadRecordError, LogFormatError, MissingFileError
 from multimodal.sensors.nuscenes_log import NuScenesLog
 from multimodal.sensors.nuscenes_tables import write_frames_as_nuscenes
-from multimodal.sensors.synthetic import NUSCENES_CATEGORIES, make_demo_drive
+from multimodal.sensors.synthetic import NUSCENES_CATEGORIES
 
 from .conftest import require_data
-
-VERSION = "v1.0-test"
+from .nuscenes_fixtures import VERSION, demo_drive, write_dataset
 
 
 @pytest.fixture(scope="module")
 def drive():
-    return make_demo_drive(n_frames=4, seed=5)
+    return demo_drive()
 
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory, drive):
-    root = tmp_path_factory.mktemp("nusc")
-    write_frames_as_nuscenes(drive, root, VERSION, class_names=NUSCENES_CATEGORIES, keyframe_every=2)
-    return root
+    return write_dataset(tmp_path_factory.mktemp("nusc"), drive)
 
 
 @pytest.fixture

@@ -9,25 +9,20 @@ from multimodal import sensors
 from multimodal.sensors.bag_writer import write_frames_as_rosbag
 from multimodal.sensors.errors import NoSuchSensorError
 from multimodal.sensors.nuscenes_log import NuScenesLog
-from multimodal.sensors.nuscenes_tables import write_frames_as_nuscenes
 from multimodal.sensors.selection import resolve_selection, selection_entries
-from multimodal.sensors.synthetic import NUSCENES_CATEGORIES, make_demo_drive
 
 from .conftest import require_data
-
-VERSION = "v1.0-test"
+from .nuscenes_fixtures import VERSION, demo_drive, write_dataset
 
 
 @pytest.fixture(scope="module")
 def drive():
-    return make_demo_drive(n_frames=4, seed=5)
+    return demo_drive()
 
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory, drive):
-    root = tmp_path_factory.mktemp("nusc_sel")
-    write_frames_as_nuscenes(drive, root, VERSION, class_names=NUSCENES_CATEGORIES, keyframe_every=2)
-    return root
+    return write_dataset(tmp_path_factory.mktemp("nusc_sel"), drive)
 
 
 @pytest.fixture(scope="module")
