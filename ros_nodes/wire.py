@@ -25,7 +25,7 @@ import numpy as np
 from multimodal.sensors.ros_messages import (
     array_to_pointcloud2,
     make_header,
-    pointcloud2_columns,
+    pointcloud2_block,
     ros_typestore,
     stamp_to_ns,
 )
@@ -133,14 +133,10 @@ def cloud_features(msg: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """
     names = [str(f.name) for f in msg.fields]
     c = sum(1 for n in names if n.startswith("f") and n[1:].isdigit())
-    feature_names = [f"f{k}" for k in range(c)]
-    cols = pointcloud2_columns(msg, (*_CLOUD_FIELDS, *feature_names), source="feature cloud")
-    xyz = np.stack([cols["x"], cols["y"], cols["z"]], axis=1)
-    if c:
-        features = np.stack([cols[k] for k in feature_names], axis=1)
-    else:
-        features = np.zeros((xyz.shape[0], 0), np.float32)
-    return xyz, unpack_rgb(cols["rgb"]), features
+    xyz = pointcloud2_block(msg, ("x", "y", "z"), source="feature cloud")
+    rgb = unpack_rgb(pointcloud2_block(msg, ("rgb",), source="feature cloud")[:, 0])
+    features = pointcloud2_block(msg, [f"f{k}" for k in range(c)], source="feature cloud")
+    return xyz, rgb, features
 
 
 def header_like(header: Any) -> Any:

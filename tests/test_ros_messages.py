@@ -21,6 +21,7 @@ from multimodal.sensors.ros_messages import (
     camera_info_to_calibration,
     compressed_image_to_rgb,
     image_to_rgb,
+    pointcloud2_block,
     pointcloud2_columns,
     pointcloud2_to_array,
     register_audio_types,
@@ -279,6 +280,24 @@ def test_pointcloud2_columns_keep_dtypes_nonfinite_and_byte_order(ts, rng):
     assert pointcloud2_columns(empty)["x"].shape == (0,)
     with pytest.raises(BadRecordError, match=r"/pc field 'fields.rgb'.*no scalar field 'rgb'"):
         pointcloud2_columns(msg, ["x", "rgb"], source="/pc")
+
+
+def test_pointcloud2_block_reads_adjacent_and_scattered_fields(ts, rng):
+    feats = rng.normal(size=(6, 5)).astype(np.float32)
+    names = ("x", "y", "z", "f0", "f1", "f2", "f3", "f4")
+    table = np.concatenate([rng.normal(size=(6, 3)).astype(np.float32), feats], axis=1)
+    for kw in ({}, {"is_bigendian": True, "point_step": 40, "height": 2, "row_step": 128}):
+        msg = cdr_roundtrip(ts, array_to_pointcloud2(table, names, 0, "l", ts.types, **kw))
+        block = pointcloud2_block(msg, [f"f{k}" for k in range(5)])
+        assert block.dtype == np.float32 and block.dtype.isnative and block.flags.c_contiguous
+        np.testing.assert_array_equal(block, feats)
+        np.testing.assert_array_equal(pointcloud2_block(msg, ["f3", "x"]), table[:, [6, 0]])  # not adjacent
+    assert pointcloud2_block(msg, []).shape == (6, 0)
+    ints = array_to_pointcloud2(np.array([[0, 0, 0, 2.5], [0, 0, 0, -1.5]]), ("x", "y", "z", "ring"), 0, "l",
+                                ts.types, dtype={"ring": np.int16})
+    np.testing.assert_array_equal(pointcloud2_block(ints, ["ring"])[:, 0], [2, -2])  # rounded half to even
+    with pytest.raises(BadRecordError, match=r"field 'fields.ring'.*int16, not float32"):
+        pointcloud2_block(ints, ["x", "ring"])
 
 
 def test_one_typestore_serves_reader_writer_and_nodes():

@@ -36,7 +36,13 @@ from .audio import (
 from .camera_info import camera_info_to_calibration, pinhole_camera_info
 from .common import make_header, stamp_to_ns, stamp_to_us, us_to_stamp_ns
 from .images import IMAGE_ENCODINGS, compressed_image_to_rgb, image_to_rgb, rgb_to_compressed_image, rgb_to_image
-from .pointcloud2 import POINTFIELD_DTYPES, array_to_pointcloud2, pointcloud2_columns, pointcloud2_to_array
+from .pointcloud2 import (
+    POINTFIELD_DTYPES,
+    array_to_pointcloud2,
+    pointcloud2_block,
+    pointcloud2_columns,
+    pointcloud2_to_array,
+)
 from .tf import transform_stamped, transform_stamped_to_matrix
 from .typestore import ROS_DISTRIBUTION, ros_typestore
 
@@ -55,6 +61,7 @@ __all__ = [
     "image_to_rgb",
     "make_header",
     "pinhole_camera_info",
+    "pointcloud2_block",
     "pointcloud2_columns",
     "pointcloud2_to_array",
     "register_audio_types",
