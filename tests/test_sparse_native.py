@@ -7,11 +7,10 @@ reference) of at most 1e-5. The dense reference runs in float64, the sparse op i
 """
 from __future__ import annotations
 
+import multimodal.models.sparse as sp
 import pytest
 import torch
 import torch.nn.functional as F
-
-import multimodal.models.sparse as sp
 from multimodal.models.sparse.backends.native import NativeContext
 from multimodal.models.sparse.kernel_map import KernelMap, kernel_offsets
 
@@ -293,6 +292,36 @@ def test_backend_env_var_and_errors(monkeypatch):
         if reason is not None:
             with pytest.raises(sp.BackendUnavailable, match=name):
                 sp.get_backend(name)
+
+
+def test_backend_is_a_run_time_setting(monkeypatch):
+    """set_backend / use_backend choose the backend of every tensor made afterwards, over the environment
+    variable; a bad name fails at once; leaving use_backend restores the previous choice."""
+    monkeypatch.setenv(sp.BACKEND_ENV, "nonsense")
+    assert sp.current_backend() is None
+    with sp.use_backend("native"):
+        assert sp.current_backend() == "native" and sp.get_backend().name == "native"
+        x, _ = sp.voxelize(torch.rand(50, 4), 0.25)
+        assert x.backend.name == "native"
+        with sp.use_backend(None):  # back to the environment's (bad) choice inside
+            with pytest.raises(ValueError, match="nonsense"):
+                sp.get_backend()
+        assert sp.current_backend() == "native"
+    assert sp.current_backend() is None
+    monkeypatch.delenv(sp.BACKEND_ENV)
+    with pytest.raises(ValueError, match="unknown sparse backend 'nonsense'"):
+        sp.set_backend("nonsense")
+    assert sp.current_backend() is None
+    for name, reason in sp.available_backends().items():
+        if reason is not None:
+            with pytest.raises(sp.BackendUnavailable, match=name):
+                sp.set_backend(name)
+            assert sp.current_backend() is None
+    sp.set_backend("native")
+    try:
+        assert sp.get_backend().name == "native"
+    finally:
+        sp.set_backend(None)
 
 
 def test_deterministic_mode_repeats_bitwise():

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import os
 
+import multimodal.models.sparse as sp
 import numpy as np
 import pytest
 import torch
-
-import multimodal.models.sparse as sp
 from multimodal.models.lidar.minkunet import MinkUNet14
 from multimodal.models.sparse.backends.spconv import CPU_FORWARD_ENV
 
@@ -124,9 +123,9 @@ def synthetic_points(n: int = 4000) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def unet_outputs_and_grads(net: MinkUNet14, backend: str, pts: torch.Tensor, batch: torch.Tensor):
-    net.backend = backend
     net.zero_grad(set_to_none=True)
-    out = net(pts, batch)
+    with sp.use_backend(backend):
+        out = net(pts, batch)
     weight = torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)
     (out * weight).sum().backward()
     return out.detach(), {n: p.grad.clone() for n, p in net.named_parameters()}
@@ -153,11 +152,42 @@ def test_minkowski_minkunet14_on_real_sweep_matches_native():
     pts = torch.from_numpy(np.fromfile(path, dtype=np.float32).reshape(-1, 5).copy())
     torch.manual_seed(6)
     net = MinkUNet14(in_channels=4, out_channels=32, voxel_size=0.1).eval()
-    with torch.no_grad():
+    with torch.no_grad(), sp.use_backend("native"):
         ref = net(pts)
-        net.backend = "minkowski"
+    with torch.no_grad(), sp.use_backend("minkowski"):
         out = net(pts)
     assert out.shape == (34688, 32)
+    assert rel_err(out, ref) <= TOL
+
+
+def test_encoder_trained_on_native_serves_on_minkowski(tmp_path):
+    """The backend is a run-time setting, not part of the encoder: a MinkUNet-14 trained a few steps
+    under native, exported (no backend in its encoder.json), loaded and served under minkowski gives
+    the native outputs with the same weights."""
+    from multimodal.export import export_encoder, load_encoder
+
+    require_backend("minkowski")
+    net = small_unet()
+    pts, batch = synthetic_points()
+    opt = torch.optim.SGD(net.parameters(), lr=0.05)
+    with sp.use_backend("native"):
+        for _ in range(2):  # batch-norm statistics and weights away from their initial values
+            opt.zero_grad()
+            net(pts, batch).square().mean().backward()
+            opt.step()
+    params = {"in_channels": 4, "out_channels": 8, "voxel_size": 0.25, "planes": (8, 16, 16, 24, 16, 16, 8, 8),
+              "init_dim": 8}
+    folder = export_encoder(net.eval(), "minkunet14", params, tmp_path / "enc")
+    assert "backend" not in (folder / "encoder.json").read_text()
+    served = load_encoder(folder)
+    with torch.no_grad():
+        with sp.use_backend("native"):
+            ref = net(pts, batch)
+        with sp.use_backend("minkowski"):
+            out = served(pts, batch)
+            assert sp.get_backend().name == "minkowski"
+    assert sp.current_backend() is None  # restored on exit
+    assert out.shape == ref.shape == (len(pts), 8)
     assert rel_err(out, ref) <= TOL
 
 

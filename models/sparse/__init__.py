@@ -10,7 +10,9 @@ One small API (see docs/sparse.md)::
     per_point = sp.devoxelize(sp.cat(u, y), point_to_voxel)               # (N, 64)
 
 Backends: ``native`` (pure PyTorch, default), ``minkowski`` (MinkowskiEngine 0.5.4), ``spconv``
-(spconv 2.x, CUDA only); pick one with ``backend=`` or ``$MULTIMODAL_SPARSE_BACKEND``.
+(spconv 2.x, CUDA only). The backend is a run-time setting, read when a tensor is made: for the
+process with ``sp.set_backend("minkowski")`` or ``with sp.use_backend("minkowski"): ...`` (else
+``$MULTIMODAL_SPARSE_BACKEND``, else ``native``), or per call with ``backend=``.
 """
 from .backends import BACKENDS, BackendUnavailable, available_backends, get_backend
 from .kernel_map import KernelMap, kernel_offsets
@@ -24,15 +26,16 @@ from .nn import (
     SparseReLU,
     global_pool,
 )
-from .settings import BACKEND_ENV, deterministic, set_deterministic
+from .settings import BACKEND_ENV, current_backend, deterministic, set_backend, set_deterministic, use_backend
 from .tensor import SparseTensor, cat, sparse_tensor
-from .voxelize import devoxelize, voxel_coords, voxelize
+from .voxelize import PointGroups, devoxelize, group_points, voxel_coords, voxelize
 
 __all__ = [
     "BACKENDS",
     "BACKEND_ENV",
     "BackendUnavailable",
     "KernelMap",
+    "PointGroups",
     "SparseActivation",
     "SparseBatchNorm",
     "SparseConv3d",
@@ -43,13 +46,17 @@ __all__ = [
     "SparseTensor",
     "available_backends",
     "cat",
+    "current_backend",
     "deterministic",
     "devoxelize",
     "get_backend",
     "global_pool",
+    "group_points",
     "kernel_offsets",
+    "set_backend",
     "set_deterministic",
     "sparse_tensor",
+    "use_backend",
     "voxel_coords",
     "voxelize",
 ]

@@ -1,6 +1,8 @@
 """Point cloud <-> voxels: pooling points into a sparse tensor, and reading features back per point."""
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from .backends import get_backend
@@ -36,6 +38,48 @@ def _segment_sum(values: torch.Tensor, segment: torch.Tensor, n: int) -> torch.T
     return values.new_zeros(n, values.shape[1]).index_add_(0, segment, values)
 
 
+class PointGroups:
+    """Points grouped by voxel: the one voxelizer of the code base (encoders and the LiDAR node use it).
+
+    Attributes:
+        coords: ``(V, 4)`` int32 ``[batch, x, y, z]`` of the occupied voxels, in key order (batch, x, y, z).
+        point_to_voxel: ``(N,)`` int64, the row of each point's voxel.
+        packing, keys: the int64 key packing of ``coords`` and the ``(V,)`` sorted keys (for the backends).
+    """
+
+    def __init__(self, points: torch.Tensor, voxel_size: float, batch: torch.Tensor | None = None):
+        coords = voxel_coords(points, batch, voxel_size)
+        self.packing = KeyPacking.for_coords(coords)
+        self.keys, self.point_to_voxel = torch.unique(self.packing.pack(coords), sorted=True, return_inverse=True)
+        self.coords = self.packing.unpack(self.keys)
+
+    def __len__(self) -> int:
+        return self.keys.numel()
+
+    @functools.cached_property
+    def count(self) -> torch.Tensor:
+        """``(V,)`` int64, points per voxel."""
+        return torch.bincount(self.point_to_voxel, minlength=len(self))
+
+    @functools.cached_property
+    def first(self) -> torch.Tensor:
+        """``(V,)`` int64, the lowest index of a point in each voxel."""
+        n_points = self.point_to_voxel.numel()
+        idx = torch.arange(n_points, device=self.point_to_voxel.device)
+        first = torch.full((len(self),), n_points, dtype=torch.int64, device=idx.device)
+        return first.scatter_reduce(0, self.point_to_voxel, idx, "amin", include_self=True)
+
+    def mean(self, values: torch.Tensor) -> torch.Tensor:
+        """``(V, C)``: the average of each voxel's rows of ``values (N, C)`` (float, in its dtype)."""
+        return _segment_sum(values, self.point_to_voxel, len(self)) / self.count.to(values.dtype).unsqueeze(1)
+
+
+def group_points(points: torch.Tensor, voxel_size: float, batch: torch.Tensor | None = None) -> PointGroups:
+    """Group points ``(N, >=3)`` float (x, y, z metres) by voxels of edge ``voxel_size`` metres
+    (``batch (N,)`` int or None: one cloud); see :class:`PointGroups`."""
+    return PointGroups(points, voxel_size, batch)
+
+
 def voxelize(
     points: torch.Tensor,
     voxel_size: float,
@@ -53,7 +97,7 @@ def voxelize(
         feats: ``(N, C)`` per-point features to pool; default ``points[:, 3:]`` (C >= 1 required).
         mode: ``"mean"`` (average of the voxel's points) or ``"first"`` (the point with the lowest
             index in the voxel: no arithmetic, so bitwise reproducible anywhere).
-        backend: sparse backend name (default ``$MULTIMODAL_SPARSE_BACKEND`` or ``native``).
+        backend: sparse backend name (default: the run-time setting, ``settings.default_backend_name``).
 
     Returns:
         ``(tensor, point_to_voxel)``: a stride-1 ``SparseTensor`` with one row per occupied voxel in
@@ -63,27 +107,16 @@ def voxelize(
         feats = points[:, 3:]
     if feats.ndim != 2 or feats.shape[0] != points.shape[0] or feats.shape[1] == 0:
         raise ValueError(f"feats must be ({points.shape[0]}, C>=1), got shape {tuple(feats.shape)}")
-    coords = voxel_coords(points, batch, voxel_size)
-    packing = KeyPacking.for_coords(coords)
-    keys, point_to_voxel = torch.unique(packing.pack(coords), sorted=True, return_inverse=True)
-    n = keys.numel()
-    if mode == "mean":
-        count = torch.bincount(point_to_voxel, minlength=n).to(feats.dtype).unsqueeze(1)
-        vfeats = _segment_sum(feats, point_to_voxel, n) / count
-    elif mode == "first":
-        idx = torch.arange(points.shape[0], device=points.device)
-        first = torch.full((n,), points.shape[0], dtype=torch.int64, device=points.device)
-        first = first.scatter_reduce(0, point_to_voxel, idx, "amin", include_self=True)
-        vfeats = feats[first]
-    else:
+    if mode not in ("mean", "first"):
         raise ValueError(f"voxelize mode must be 'mean' or 'first', got {mode!r}")
-    vcoords = packing.unpack(keys)
+    groups = group_points(points, voxel_size, batch)
+    vfeats = groups.mean(feats) if mode == "mean" else feats[groups.first]
     impl = get_backend(backend)
     if isinstance(impl, NativeBackend):
-        ctx = impl.make_context_packed(vcoords, packing, keys)  # keys already sorted: no second sort
+        ctx = impl.make_context_packed(groups.coords, groups.packing, groups.keys)  # keys sorted: no second sort
     else:
-        ctx = impl.make_context(vcoords)
-    return SparseTensor(vfeats, ctx, 1), point_to_voxel
+        ctx = impl.make_context(groups.coords)
+    return SparseTensor(vfeats, ctx, 1), groups.point_to_voxel
 
 
 def devoxelize(x: SparseTensor, point_to_voxel: torch.Tensor) -> torch.Tensor:

@@ -1,11 +1,12 @@
 """Backend registry: a new backend is one file in this folder plus one line in ``BACKENDS``.
 
-Choose a backend per call (``backend="minkowski"``), per encoder config (``backend:``), or for the
-process with ``$MULTIMODAL_SPARSE_BACKEND``; the default is ``native``.
+Choose a backend per call (``backend="minkowski"``), for the process with ``set_backend`` /
+``use_backend`` (``multimodal.models.sparse.settings``) or ``$MULTIMODAL_SPARSE_BACKEND``; the default is
+``native``. Encoders never store one: the backend is a run-time setting.
 """
 from __future__ import annotations
 
-from ..settings import BACKEND_ENV, default_backend_name
+from ..settings import backend_source, default_backend_name
 from .base import BackendUnavailable, SparseBackend
 from .minkowski import MinkowskiBackend
 from .native import NativeBackend
@@ -21,13 +22,13 @@ _instances: dict[str, SparseBackend] = {}
 
 
 def get_backend(name: str | None = None) -> SparseBackend:
-    """The backend called ``name`` (default: ``$MULTIMODAL_SPARSE_BACKEND`` or ``native``).
+    """The backend called ``name`` (default: the process setting, see ``settings.default_backend_name``).
 
     Raises:
         ValueError: unknown name.
         BackendUnavailable: its library is not installed here (the message says how to get it).
     """
-    source = "argument" if name else f"${BACKEND_ENV}"
+    source = "argument" if name else backend_source()
     name = (name or default_backend_name()).lower()
     if name not in BACKENDS:
         raise ValueError(f"unknown sparse backend {name!r} (from {source}); choose one of {sorted(BACKENDS)}")
