@@ -8,7 +8,8 @@ clip of at least ``n_fft`` samples works; clips in one batch share one length (p
 """
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 import torch
 import torchaudio
@@ -20,23 +21,25 @@ LOG_EPS = 1e-6  # added to the mel power before the log: silence gives log(1e-6)
 class AudioCNN(nn.Module):
     """Log-mel front end + conv stages (two 3x3 conv-BN-ReLU each, 2x2 max pool between) + mean pool + linear.
 
-    Args:
-        sample_rate: Hz of the input waveform (the mel filterbank spans 0 .. sample_rate / 2).
-        n_mels: mel bins of the log-mel image.
-        n_fft: FFT window in samples (1024 = 64 ms at 16 kHz); also the shortest accepted clip.
-        hop_length: samples between frames (160 = 10 ms at 16 kHz).
-        out_channels: size of the clip embedding.
-        widths: channels of each conv stage; each stage after the first halves time and frequency.
-        in_channels: audio channels the CNN sees. 1 (default): any number of input channels is averaged
-            to mono first. More than 1: the input must have exactly that many channels, and each
-            channel's log-mel image is a separate input plane (keeps inter-channel level differences).
+    Arguments: :class:`Params`. ``in_channels``: 1 (default): any number of input channels is averaged
+    to mono first. More than 1: the input must have exactly that many channels, and each channel's
+    log-mel image is a separate input plane (keeps inter-channel level differences).
     """
+
+    @dataclass
+    class Params:
+        """The constructor's keyword arguments, typed and documented (configs are validated against it)."""
+
+        sample_rate: int = 16000                     # Hz of the input waveform (mel filterbank spans 0 .. sample_rate / 2)
+        n_mels: int = 64                             # mel bins of the log-mel image
+        n_fft: int = 1024                            # FFT window, samples (1024 = 64 ms at 16 kHz); also the shortest clip
+        hop_length: int = 160                        # samples between frames (160 = 10 ms at 16 kHz)
+        out_channels: int = 128                      # size of the clip embedding
+        widths: tuple[int, ...] = (32, 64, 128, 256)  # channels per conv stage; each after the first halves time and freq
+        in_channels: int = 1                         # audio channels the CNN sees (1: the input is averaged to mono)
 
     # Which sensor the encoder reads; serving picks the ROS node by it.
     modality = "audio"
-    contract = {"input": "waveform (B, channels, samples) or (B, samples) float32 in [-1, 1] at sample_rate Hz, "
-                         "samples >= n_fft; channels averaged to mono when in_channels == 1, else == in_channels",
-                "output": "embedding (B, out_channels) float32, one per clip"}
 
     def __init__(self, sample_rate: int = 16000, n_mels: int = 64, n_fft: int = 1024, hop_length: int = 160,
                  out_channels: int = 128, widths: Sequence[int] = (32, 64, 128, 256), in_channels: int = 1):
@@ -61,6 +64,15 @@ class AudioCNN(nn.Module):
             prev = w
         self.stages = nn.Sequential(*stages)
         self.head = nn.Linear(prev, out_channels)
+
+    def contract(self) -> dict[str, Any]:
+        """This encoder's input and output (an export records it)."""
+        channels = "any number, averaged to mono" if self.in_channels == 1 else f"exactly {self.in_channels}"
+        return {"input": f"waveform (B, channels, samples) or (B, samples) float32 in [-1, 1] at {self.sample_rate} Hz, "
+                         f"samples >= {self.n_fft}; channels: {channels}",
+                "output": f"embedding (B, {self.out_channels}) float32, one per clip",
+                "sample_rate_hz": self.sample_rate, "min_samples": self.n_fft, "in_channels": self.in_channels,
+                "out_channels": self.out_channels}
 
     def log_mel(self, waveform: torch.Tensor) -> torch.Tensor:
         """``(B, C, S)`` waveform -> ``(B, C', n_mels, frames)`` log mel power, ``C' = in_channels``."""

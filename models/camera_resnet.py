@@ -1,14 +1,17 @@
 """Camera encoder: a torchvision ResNet trunk with a light FPN-style decoder to a dense feature map.
 
-Input ``(B, 3, H, W)`` float RGB normalized with the ImageNet mean/std (see :data:`IMAGENET_MEAN`);
-output ``(B, C, H / stride, W / stride)`` (``stride`` 4 or 8), so the feature of a pixel ``(u, v)``
-(e.g. a projected LiDAR point) is at ``(v // stride, u // stride)``. H and W must be multiples of 32.
+Input ``(B, 3, H, W)`` float32 RGB in [0, 1] (:func:`images_to_float` makes it from uint8 images); the
+encoder applies the ImageNet mean/std itself (:data:`IMAGENET_MEAN`, :data:`IMAGENET_STD`), so an
+exported encoder is self-contained. Output ``(B, C, H / stride, W / stride)`` (``stride`` 4 or 8), so
+the feature of a pixel ``(u, v)`` (e.g. a projected LiDAR point) is at ``(v // stride, u // stride)``.
+H and W must be multiples of 32 (:func:`pad_images` pads with the mean colour, which normalizes to 0).
 Weights start random or come from a local file; nothing is downloaded at run time.
 """
 from __future__ import annotations
 
 import os
-from typing import Optional
+from dataclasses import dataclass
+from typing import Any, Optional
 
 import torch
 import torch.nn.functional as F
@@ -21,22 +24,26 @@ _TRUNKS = {18: torchvision.models.resnet18, 34: torchvision.models.resnet34, 50:
 
 
 class CameraResNet(nn.Module):
-    """ResNet-{18,34,50} trunk + top-down decoder.
+    """ResNet-{18,34,50} trunk + top-down decoder; arguments: :class:`Params`.
 
-    Args:
-        depth: 18, 34 or 50.
-        out_channels: channels of the output feature map.
-        stride: 4 or 8, the output's stride in pixels.
-        weights_path: optional local torchvision ResNet state dict (``.pth`` loaded with
-            ``weights_only=True``, or ``.safetensors``) for the trunk.
-        freeze_trunk: keep the trunk fixed (a frozen teacher, as SLidR does): no gradients, batch norm in
-            eval mode even while training.
+    ``weights_path``: a local torchvision ResNet state dict (``.pth`` loaded with ``weights_only=True``,
+    or ``.safetensors``) for the trunk, trained on ImageNet-normalized input as this encoder feeds it.
+    ``freeze_trunk``: keep the trunk fixed (a frozen teacher, as SLidR does): no gradients, batch norm
+    in eval mode even while training.
     """
+
+    @dataclass
+    class Params:
+        """The constructor's keyword arguments, typed and documented (configs are validated against it)."""
+
+        depth: int = 18                     # ResNet depth: 18, 34 or 50
+        out_channels: int = 64              # channels of the output feature map
+        stride: int = 4                     # output stride in pixels: 4 or 8
+        weights_path: Optional[str] = None  # local torchvision ResNet state dict for the trunk (.pth or .safetensors)
+        freeze_trunk: bool = False          # frozen trunk: no gradients, batch norm statistics fixed
 
     # Which sensor the encoder reads; serving picks the ROS node by it.
     modality = "camera"
-    contract = {"input": "image (B, 3, H, W) float32, ImageNet-normalized RGB, H and W multiples of 32",
-                "output": "features (B, out_channels, H/stride, W/stride) float32"}
 
     def __init__(self, depth: int = 18, out_channels: int = 64, stride: int = 4, weights_path: Optional[str] = None,
                  freeze_trunk: bool = False):
@@ -46,6 +53,9 @@ class CameraResNet(nn.Module):
         if stride not in (4, 8):
             raise ValueError(f"stride must be 4 or 8, got {stride}")
         self.depth, self.out_channels, self.stride, self.freeze_trunk = depth, out_channels, stride, freeze_trunk
+        # Input normalization inside the encoder; not persistent, so the state dict keys stay the trunk's.
+        self.register_buffer("input_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("input_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         trunk = _TRUNKS[depth](weights=None)
         if weights_path:
             trunk.load_state_dict(_load_state_dict(weights_path), strict=False)
@@ -59,6 +69,15 @@ class CameraResNet(nn.Module):
             for p in [*self.stem.parameters(), *self.layers.parameters()]:
                 p.requires_grad_(False)
 
+    def contract(self) -> dict[str, Any]:
+        """This encoder's input and output (an export records it)."""
+        return {"input": "images (B, 3, H, W) float32 RGB in [0, 1] (ImageNet mean/std applied inside), "
+                         "H and W multiples of 32",
+                "output": f"features (B, {self.out_channels}, H/{self.stride}, W/{self.stride}) float32",
+                "stride_px": self.stride, "size_multiple_px": 32, "out_channels": self.out_channels,
+                "input_range": [0.0, 1.0], "normalization_mean": list(IMAGENET_MEAN),
+                "normalization_std": list(IMAGENET_STD)}
+
     def train(self, mode: bool = True) -> "CameraResNet":
         super().train(mode)
         if self.freeze_trunk:  # frozen statistics too, not only frozen weights
@@ -67,12 +86,15 @@ class CameraResNet(nn.Module):
         return self
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """``(B, 3, H, W)`` float RGB in [0, 1] -> ``(B, out_channels, H / stride, W / stride)``."""
         if images.ndim != 4 or images.shape[1] != 3:
             raise ValueError(f"expected images (B, 3, H, W), got {tuple(images.shape)}")
+        if not images.is_floating_point():
+            raise ValueError(f"expected float RGB in [0, 1], got {images.dtype} (uint8 images: images_to_float)")
         H, W = images.shape[-2:]
         if H % 32 or W % 32:
-            raise ValueError(f"image size {W}x{H} must be a multiple of 32 (pad or resize first)")
-        x = self.stem(images)
+            raise ValueError(f"image size {W}x{H} must be a multiple of 32 (pad_images or resize first)")
+        x = self.stem((images - self.input_mean) / self.input_std)
         feats = []
         for layer in self.layers:
             x = layer(x)
@@ -97,9 +119,20 @@ def _load_state_dict(path: str) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def normalize_images(images_uint8: torch.Tensor) -> torch.Tensor:
-    """``(B, H, W, 3) uint8`` RGB -> ``(B, 3, H, W) float32`` ImageNet-normalized."""
-    x = images_uint8.permute(0, 3, 1, 2).float() / 255.0
-    mean = x.new_tensor(IMAGENET_MEAN)[None, :, None, None]
-    std = x.new_tensor(IMAGENET_STD)[None, :, None, None]
-    return (x - mean) / std
+def images_to_float(images_uint8: torch.Tensor) -> torch.Tensor:
+    """``(B, H, W, 3) uint8`` RGB -> ``(B, 3, H, W) float32`` RGB in [0, 1], the encoder's input."""
+    if images_uint8.ndim != 4 or images_uint8.shape[-1] != 3 or images_uint8.dtype != torch.uint8:
+        raise ValueError(f"expected (B, H, W, 3) uint8 RGB, got {tuple(images_uint8.shape)} {images_uint8.dtype}")
+    return images_uint8.permute(0, 3, 1, 2).float() / 255.0
+
+
+def pad_images(images: torch.Tensor, multiple: int = 32) -> torch.Tensor:
+    """``(B, 3, H, W)`` float RGB in [0, 1] padded at the right and bottom to multiples of ``multiple``
+    pixels with the ImageNet mean colour (0 after the encoder's normalization)."""
+    B, C, H, W = images.shape
+    ph, pw = (-H) % multiple, (-W) % multiple
+    if not ph and not pw:
+        return images
+    out = images.new_tensor(IMAGENET_MEAN).view(1, C, 1, 1).expand(B, C, H + ph, W + pw).clone()
+    out[:, :, :H, :W] = images
+    return out

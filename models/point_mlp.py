@@ -6,17 +6,27 @@ what a single point's coordinates tell; the sparse U-Nets see context.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import torch
 from torch import nn
 
 
 class PointMLP(nn.Module):
-    """Args: in_channels (4: x, y, z, intensity), hidden, out_channels, layers."""
+    """Per-point MLP; arguments: :class:`Params`."""
+
+    @dataclass
+    class Params:
+        """The constructor's keyword arguments, typed and documented (configs are validated against it)."""
+
+        in_channels: int = 4    # leading point columns read (x, y, z metres, intensity)
+        hidden: int = 64        # width of the hidden layers
+        out_channels: int = 32  # feature size per point
+        layers: int = 3         # linear layers (layers - 1 hidden ones with batch norm and ReLU, then the output)
 
     # Which sensor the encoder reads; serving picks the ROS node by it.
     modality = "lidar"
-    contract = {"input": "points (N, in_channels) float32 (x, y, z metres, intensity ...), batch (N,) int64",
-                "output": "features (N, out_channels) float32, one per input point"}
 
     def __init__(self, in_channels: int = 4, hidden: int = 64, out_channels: int = 32, layers: int = 3):
         super().__init__()
@@ -28,6 +38,13 @@ class PointMLP(nn.Module):
         blocks.append(nn.Linear(dims[-1], out_channels))
         self.net = nn.Sequential(*blocks)
         self.in_channels, self.out_channels = in_channels, out_channels
+
+    def contract(self) -> dict[str, Any]:
+        """This encoder's input and output (an export records it)."""
+        return {"input": f"points (N, >={self.in_channels}) float32 (x, y, z metres, intensity, ...), "
+                         "batch (N,) int64 or None (unused: every point is encoded alone)",
+                "output": f"features (N, {self.out_channels}) float32, one per input point",
+                "in_channels": self.in_channels, "out_channels": self.out_channels}
 
     def forward(self, points: torch.Tensor, batch: torch.Tensor | None = None) -> torch.Tensor:
         if points.ndim != 2 or points.shape[1] < self.in_channels:

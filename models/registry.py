@@ -1,6 +1,12 @@
 """Encoders by name: one line per encoder. ``build_encoder(name, **params)`` makes one from a config.
 
-Each encoder class declares ``contract`` (its input and output) as a class attribute.
+Each encoder class declares:
+
+- ``Params``: a dataclass of its constructor's keyword arguments (same names and defaults, each typed
+  and commented with its unit or meaning), against which configs are validated;
+- ``modality``: the sensor it reads (``lidar``, ``camera``, ``audio``);
+- ``contract()``: the instance's input and output (shapes, units, and values such as the LiDAR
+  encoders' ``voxel_size_m`` or the camera's ``stride_px``), recorded in an export.
 """
 from __future__ import annotations
 

@@ -6,10 +6,10 @@ import math
 
 import pytest
 import torch
-
-import multimodal
 from multimodal.models.audio_cnn import AudioCNN
 from multimodal.models.registry import build_encoder
+
+import multimodal
 from multimodal.export import export_encoder
 
 SR = 16000
@@ -35,7 +35,8 @@ def test_output_shape_for_channels_and_lengths(shape):
 
 def test_default_config_from_registry_short_and_long_clips():
     enc = build_encoder("audio_cnn").eval()
-    assert isinstance(enc, AudioCNN) and "output" in AudioCNN.contract
+    assert isinstance(enc, AudioCNN) and "output" in enc.contract()
+    assert enc.contract()["sample_rate_hz"] == SR and enc.contract()["min_samples"] == 1024
     with torch.no_grad():
         for samples in (1024, SR):  # one FFT window (7 frames through 3 poolings) and one second
             assert enc(torch.zeros(2, 1, samples)).shape == (2, 128)
@@ -91,7 +92,9 @@ def test_export_round_trip_gives_identical_outputs(tmp_path):
     enc.eval()
     out = export_encoder(enc, "audio_cnn", params, tmp_path / "audio")
     cfg = json.loads((out / "encoder.json").read_text())
-    assert cfg["encoder"] == "audio_cnn" and cfg["params"] == params and "input" in cfg["contract"]
+    # every constructor argument is recorded, the defaults filled in (Params)
+    assert cfg["encoder"] == "audio_cnn" and cfg["params"] == {**params, "in_channels": 1}
+    assert cfg["contract"] == json.loads(json.dumps(enc.contract())) and "input" in cfg["contract"]
     back = multimodal.load_encoder(out)
     assert isinstance(back, AudioCNN) and not back.training
     torch.testing.assert_close(back(x), enc(x), rtol=0, atol=0)

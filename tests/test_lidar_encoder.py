@@ -2,10 +2,11 @@
 runs on the real nuScenes sweep at 0.1 m and 0.05 m voxels."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
-
 from multimodal.models.lidar.minkunet import MinkUNet
 from multimodal.models.registry import ENCODERS, build_encoder
 
@@ -36,8 +37,11 @@ def test_variants_build_from_registry_with_contract(name, blocks):
     assert isinstance(enc, MinkUNet)
     assert sum(len(stage) for stage in (*enc.enc, *enc.dec)) == blocks
     assert enc.out_channels == 24 and enc.in_channels == 4 and enc.voxel_size == 0.1
-    for key in ("input", "output", "voxel_size"):
-        assert key in type(enc).contract
+    contract = enc.contract()
+    for key in ("input", "output", "voxel_size_m"):
+        assert key in contract
+    assert contract["voxel_size_m"] == 0.1 and build_encoder(name, voxel_size=0.05).contract()["voxel_size_m"] == 0.05
+    assert "backend" not in {f.name for f in dataclasses.fields(type(enc).Params)}  # a run-time setting
 
 
 def test_widths_are_configurable():

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from multimodal.models.sparse import SparseBatchNorm, SparseConv3d, SparseConvTranspose3d, SparseTensor
+from ..sparse import SparseBatchNorm, SparseConv3d, SparseConvTranspose3d, SparseTensor
 
 
 class ConvBNReLU(nn.Module):
