@@ -94,6 +94,52 @@ def _env() -> dict:
     return env
 
 
+def _lock() -> dict:
+    """requirements/lock.txt as {canonical name: version} for this interpreter (markers evaluated)."""
+    from packaging.markers import Marker
+    from packaging.utils import canonicalize_name
+
+    pins = {}
+    for line in (REPO / "requirements" / "lock.txt").read_text().splitlines():
+        m = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)\s*(?:;\s*([^\\]+?))?\s*\\?$", line)
+        if m and (m.group(3) is None or Marker(m.group(3)).evaluate()):
+            pins[canonicalize_name(m.group(1))] = m.group(2)
+    return pins
+
+
+def test_lock_covers_pyproject_and_constraints():
+    """Offline check that requirements/lock.txt was refreshed after an edit of its inputs
+    (`bash scripts/lock.sh --check` is the full, online one): every requirement of pyproject.toml
+    (dependencies, dev and ros extras, build-system), of requirements/build.in and every line of
+    requirements/constraints.txt has a pin in the lock that satisfies it."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    reqs = [*project["project"]["dependencies"], *project["build-system"]["requires"]]
+    for extra in ("dev", "ros"):
+        reqs += project["project"]["optional-dependencies"][extra]
+    for name in ("build.in", "constraints.txt"):
+        for line in (REPO / "requirements" / name).read_text().splitlines():
+            line = line.split("#", 1)[0].strip()
+            if line:
+                reqs.append(line)
+    pins = _lock()
+    problems = []
+    for text in reqs:
+        req = Requirement(text)
+        if req.marker is not None and not req.marker.evaluate():
+            continue
+        pin = pins.get(canonicalize_name(req.name))
+        if pin is None:
+            problems.append(f"{text}: not in the lock")
+        elif not req.specifier.contains(pin, prereleases=True):
+            problems.append(f"{text}: lock has {pin}")
+    assert not problems, "requirements/lock.txt is stale (run bash scripts/lock.sh): " + "; ".join(problems)
+
+
 def test_wheel_holds_only_the_package(wheel):
     with zipfile.ZipFile(wheel) as zf:
         names = zf.namelist()
