@@ -94,8 +94,9 @@ if [ "$MINKOWSKI" = "1" ]; then
   bash scripts/install_minkowski.sh
 fi
 # Import from outside the repository, as a user would; open3d needs libEGL, rclpy its bundled libraries.
+# (Without PYTHONPATH: a sourced ROS setup.bash would put another rclpy first; see docs/install.md.)
 REPO="$PWD"
-(cd / && "$REPO/.venv/bin/python" -c '
+(cd / && env -u PYTHONPATH "$REPO/.venv/bin/python" -c '
 import av, open3d, rclpy, torch, torchaudio, torchvision, multimodal
 print(f"[install] done: multimodal {multimodal.__version__}, torch {torch.__version__}, "
       f"torchaudio {torchaudio.__version__}, open3d {open3d.__version__}, av {av.__version__}")')

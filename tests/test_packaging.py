@@ -113,7 +113,6 @@ def test_lock_covers_pyproject_and_constraints():
     (dependencies, dev and ros extras, build-system), of requirements/build.in and every line of
     requirements/constraints.txt has a pin in the lock that satisfies it."""
     import tomllib
-
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
 
