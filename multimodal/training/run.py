@@ -47,7 +47,7 @@ def build_dataset(cfg: ExperimentConfig, run_dir: Path, method=None):
     method = method or method_class(cfg.method.name)(cfg)
     path, options = resolve_log(cfg, run_dir)
     selection = method.sensors()
-    if selection is not None and "sensors" not in options and False:  # TEMP until readers take sensors
+    if selection is not None and "sensors" not in options:
         options["sensors"] = selection
     return method.build_dataset(LogSource(path, **options), run_dir)
 
@@ -89,6 +89,10 @@ def train(cfg: ExperimentConfig, run_dir: str | os.PathLike, resume: bool = Fals
         atomic_write(cfg_file, lambda f: yaml.safe_dump(cfg_dict, f, sort_keys=False), mode="w")
 
     t = cfg.trainer
+    if t.sparse_backend is not None:  # a run-time setting: the exported encoder does not record it
+        from multimodal.models.sparse.settings import set_backend
+
+        set_backend(t.sparse_backend)
     L.seed_everything(t.seed, workers=True, verbose=False)
     module = SSLModule(cfg_dict)
     start_step = 0
