@@ -13,8 +13,10 @@ ROOTS = {
     "multimodal.models": "models",
     "multimodal.ros_nodes": "ros_nodes",
 }
-# Not part of the library: the ament wrapper package is built by colcon, not pip.
-EXCLUDE = ("ament*",)
+# Not part of the library: ros_nodes/ament/multimodal_ros, the ament_python package (entry points, launch,
+# parameters) that colcon builds on a robot. It has no __init__.py, so find_packages does not descend into
+# it; the patterns keep it out should one appear.
+EXCLUDE = ("ament", "ament.*", "*multimodal_ros*")
 
 packages = []
 for name, folder in ROOTS.items():

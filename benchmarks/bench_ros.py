@@ -3,7 +3,8 @@
 The real nuScenes keyframe (LiDAR sweep of 34,688 points; CAM_FRONT 1600x900) is replayed with
 ``multimodal.ros_nodes.replay --restamp`` (header stamp = wall clock at sending) into ``multimodal serve`` and the features
 are recorded by ``multimodal.ros_nodes.record`` (log time = wall clock at arrival); latency = arrival - stamp. All three
-processes run in one private loopback-only network namespace (:class:`multimodal.ros_nodes.local_network.LocalNetwork`).
+processes run in one private loopback-only network namespace (:class:`tests.support.local_network.LocalNetwork`,
+test infrastructure).
 
 Per scenario it prints p50/p99 latency, throughput (features/s against the input rate), the node's own time
 split (decode / encode / publish, from its timing topic), the encoder alone on the same input in this process
@@ -62,9 +63,9 @@ def export_defaults(tmp: Path) -> dict[str, Path]:
     latency does not depend on them)."""
     import torch
 
-    from multimodal.models.registry import build_encoder
     from multimodal.demo import DEFAULT_ENCODER
     from multimodal.export import export_encoder
+    from multimodal.models.registry import build_encoder
 
     torch.manual_seed(0)
     return {"lidar": export_encoder(build_encoder(DEFAULT_ENCODER.name, **DEFAULT_ENCODER.params),
@@ -101,8 +102,8 @@ def encoder_alone(encoders: dict[str, Path], root: Path, repeats: int = 10) -> d
 
 
 def run_scenario(name: str, encoders: dict[str, Path], root: Path, seconds: float, tmp: Path) -> dict:
-    from multimodal.ros_nodes.local_network import LocalNetwork
     from multimodal.ros_nodes.wire import decode
+    from tests.support.local_network import LocalNetwork  # the repository root is on sys.path (above)
 
     modality, topic, rate, reliability, params = SCENARIOS[name]
     params = {**params, "input_reliability": reliability}

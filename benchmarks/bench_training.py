@@ -76,10 +76,10 @@ def _timed(step, steps: int) -> list[float]:
 def _pair_case(kind: str, steps: int, points: int, log: str) -> dict:
     """PointContrast or its supervised counterpart on 2 samples x 2 views."""
     import torch
-    from multimodal.models.registry import build_encoder
 
     from multimodal.data.log_source import LogSource
     from multimodal.data.point_pairs import PointPairDataset, collate_point_pairs
+    from multimodal.models.registry import build_encoder
     from multimodal.objectives import build_objective
 
     src = LogSource(log)
@@ -112,9 +112,9 @@ def _image_case(kind: str, steps: int, points: int, log: str) -> dict:
     the same sweeps. Both build the same dataset and batch (images and superpixels included), so the processes
     differ only by the step."""
     import torch
+
     from multimodal.models.camera_resnet import images_to_float
     from multimodal.models.registry import build_encoder
-
     from multimodal.training.module import SSLModule
     from multimodal.training.run import build_dataset
     from multimodal.typed_config import to_dict

@@ -85,6 +85,10 @@ class CameraResNet(nn.Module):
             self.layers.eval()
         return self
 
+    def normalize(self, images: torch.Tensor) -> torch.Tensor:
+        """``(B, 3, H, W)`` float RGB in [0, 1] -> ImageNet-normalized, what the trunk sees (forward does it)."""
+        return (images - self.input_mean) / self.input_std
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """``(B, 3, H, W)`` float RGB in [0, 1] -> ``(B, out_channels, H / stride, W / stride)``."""
         if images.ndim != 4 or images.shape[1] != 3:
@@ -94,7 +98,7 @@ class CameraResNet(nn.Module):
         H, W = images.shape[-2:]
         if H % 32 or W % 32:
             raise ValueError(f"image size {W}x{H} must be a multiple of 32 (pad_images or resize first)")
-        x = self.stem((images - self.input_mean) / self.input_std)
+        x = self.stem(self.normalize(images))
         feats = []
         for layer in self.layers:
             x = layer(x)

@@ -3,9 +3,9 @@
 Input: every Image encoding the bag reader accepts (rgb8, bgr8, rgba8, bgra8, mono8, mono16) or a JPEG/PNG
 CompressedImage (parameter ``input_type``: ``image`` or ``compressed``).
 
-Preprocessing: optional resize by ``scale``; the image is ImageNet-normalized and padded at the right and
-bottom to a multiple of 32 (the padding is the mean colour, 0 after normalization); the map is cropped back
-to ``ceil(H / stride) x ceil(W / stride)``.
+Preprocessing: optional resize by ``scale``; the image goes to float RGB in [0, 1] (the encoder normalizes
+it itself) and is padded at the right and bottom to a multiple of 32 (the padding is the mean colour, 0
+after the encoder's normalization); the map is cropped back to ``ceil(H / stride) x ceil(W / stride)``.
 
 Outputs (header stamp and frame_id of the input):
     ``output_topic`` (default ``/camera/features``): ``sensor_msgs/Image`` ``32FC{C}``, channels last
@@ -31,20 +31,18 @@ def camera_feature_map(encoder: Any, images: list[np.ndarray], device: Any = "cp
     """Dense features of RGB images of one size.
 
     Args:
-        encoder: a camera encoder (input ``(B, 3, H, W)`` ImageNet-normalized, H and W multiples of 32).
+        encoder: a camera encoder (input ``(B, 3, H, W)`` float RGB in [0, 1], H and W multiples of 32).
         images: ``(H, W, 3) uint8`` RGB images, all the same size.
 
     Returns:
         ``(ceil(H / stride), ceil(W / stride), C) float32`` per image.
     """
     import torch
-    import torch.nn.functional as F
 
-    from multimodal.models.camera_resnet import normalize_images
+    from multimodal.models.camera_resnet import images_to_float, pad_images
 
     h, w = images[0].shape[:2]
-    x = normalize_images(torch.from_numpy(np.stack(images)).to(device))
-    x = F.pad(x, (0, (-w) % 32, 0, (-h) % 32))
+    x = pad_images(images_to_float(torch.from_numpy(np.stack(images)).to(device)), 32)
     y = encoder(x).float()
     stride = int(getattr(encoder, "stride", round(x.shape[-1] / y.shape[-1])))
     y = y[:, :, : math.ceil(h / stride), : math.ceil(w / stride)]

@@ -28,7 +28,7 @@ try:  # rclpy comes from the `ros` extra (pip wheels) or a ROS 2 installation.
     from rclpy.parameter import Parameter
     from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 except ImportError as e:  # pragma: no cover - exercised only without the extra
-    raise ImportError("the ROS 2 nodes need rclpy: pip install 'multimodal[ros]' "
+    raise ImportError("the ROS 2 nodes need rclpy: pip install '<repository>[ros]' "
                       "(or source a ROS 2 installation)") from e
 
 DIAGNOSTIC_ARRAY = "diagnostic_msgs/msg/DiagnosticArray"

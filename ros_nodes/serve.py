@@ -4,7 +4,7 @@ The node is chosen by the encoder's modality (``encoder.json`` -> the encoder cl
 encoders get :class:`~multimodal.ros_nodes.lidar_node.LidarFeatureNode`, camera encoders
 :class:`~multimodal.ros_nodes.camera_node.CameraFeatureNode`, audio encoders :class:`~multimodal.ros_nodes.audio_node.AudioFeatureNode`.
 Several encoders run as several nodes in one process. Parameters come from a ROS parameter YAML
-(``--params-file``, keyed by node name as in ``ros_nodes/config/features.yaml``) and ``-p name:=value``
+(``--params-file``, keyed by node name as in ``ros_nodes/ament/multimodal_ros/config/features.yaml``) and ``-p name:=value``
 overrides (applied to every node started).
 """
 from __future__ import annotations
@@ -21,8 +21,8 @@ NODES = {  # modality -> "module:Class"; a new node is one module plus one line 
 
 def encoder_modality(path: str) -> str:
     """The modality of the exported encoder in folder ``path`` (raises with the file name if unknown)."""
-    from multimodal.models.registry import encoder_class
     from multimodal.export import EncoderFormatError, read_encoder_config
+    from multimodal.models.registry import encoder_class
 
     cfg = read_encoder_config(path)
     try:
@@ -82,7 +82,7 @@ def serve(encoders: Sequence[str], params_file: Optional[str] = None, overrides:
 
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("encoders", nargs="+", metavar="ENCODER_DIR", help="exported encoder folder(s) (multimodal export)")
-    p.add_argument("--params-file", metavar="YAML", help="ROS 2 parameter file (see ros_nodes/config/features.yaml)")
+    p.add_argument("--params-file", metavar="YAML", help="ROS 2 parameter file (as ros_nodes/ament/multimodal_ros/config/features.yaml)")
     p.add_argument("-p", "--param", action="append", default=[], metavar="NAME:=VALUE",
                    help="set a node parameter, e.g. -p output_mode:=point -p input_topic:=/LIDAR_TOP (repeat)")
     return p

@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from multimodal.sensors.ros_messages import (
     array_to_pointcloud2,
     make_header,

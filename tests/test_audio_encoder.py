@@ -6,11 +6,11 @@ import math
 
 import pytest
 import torch
-from multimodal.models.audio_cnn import AudioCNN
-from multimodal.models.registry import build_encoder
 
 import multimodal
 from multimodal.export import export_encoder
+from multimodal.models.audio_cnn import AudioCNN
+from multimodal.models.registry import build_encoder
 
 SR = 16000
 SMALL = {"sample_rate": SR, "n_mels": 32, "n_fft": 512, "hop_length": 160, "out_channels": 16, "widths": [8, 16, 32]}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from multimodal.models.camera_resnet import IMAGENET_MEAN, IMAGENET_STD, CameraResNet, images_to_float, pad_images
 
 

@@ -10,6 +10,7 @@ import typing
 from pathlib import Path
 
 import pytest
+
 from multimodal.models.registry import ENCODERS, build_encoder, encoder_class
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"

@@ -6,8 +6,8 @@ import json
 import pytest
 import torch
 
-from multimodal.models.registry import build_encoder
 from multimodal.export import EncoderFormatError, export_encoder, load_encoder
+from multimodal.models.registry import build_encoder
 
 
 def test_round_trip_gives_the_same_outputs(tmp_path):

@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+
 from multimodal.models.lidar.minkunet import MinkUNet
 from multimodal.models.registry import ENCODERS, build_encoder
 

@@ -1,5 +1,5 @@
 """ROS 2 feature nodes with real rclpy processes, all inside a private loopback-only network namespace
-(:class:`multimodal.ros_nodes.local_network.LocalNetwork`): replay -> node (``multimodal serve``) -> recorder."""
+(:class:`tests.support.local_network.LocalNetwork`): replay -> node (``multimodal serve``) -> recorder."""
 from __future__ import annotations
 
 import json
@@ -31,8 +31,9 @@ def _require_rclpy() -> None:
 
 _require_rclpy()
 
-from multimodal.ros_nodes.local_network import LocalNetwork  # noqa: E402
 from multimodal.ros_nodes.wire import cloud_features, decode, image_features  # noqa: E402
+
+from .support.local_network import LocalNetwork  # noqa: E402
 
 # ------------------------------------------------------------------ fixtures and helpers
 
@@ -40,9 +41,9 @@ from multimodal.ros_nodes.wire import cloud_features, decode, image_features  # 
 @pytest.fixture(scope="module")
 def encoders(tmp_path_factory) -> dict[str, Path]:
     """Random-init exported encoders: the demo's LiDAR U-Net, a small camera ResNet, a small audio CNN."""
-    from multimodal.models.registry import build_encoder
     from multimodal.demo import DEFAULT_ENCODER
     from multimodal.export import export_encoder
+    from multimodal.models.registry import build_encoder
 
     root = tmp_path_factory.mktemp("encoders")
     specs = {"lidar": (DEFAULT_ENCODER.name, DEFAULT_ENCODER.params),
@@ -112,15 +113,14 @@ def offline_lidar(encoder_dir: Path, points: np.ndarray) -> np.ndarray:
 
 
 def offline_camera(encoder_dir: Path, rgb: np.ndarray) -> np.ndarray:
-    """Independent of the node's code: normalize, pad to /32, encode, crop, channels last."""
-    import torch.nn.functional as F
-
-    from multimodal.models.camera_resnet import normalize_images
+    """Independent of the node's code: to [0, 1], pad to /32 with the mean colour, encode, crop, channels last."""
     from multimodal import load_encoder
+    from multimodal.models.camera_resnet import IMAGENET_MEAN
 
     enc = load_encoder(encoder_dir)
     h, w = rgb.shape[:2]
-    x = F.pad(normalize_images(torch.from_numpy(rgb)[None]), (0, (-w) % 32, 0, (-h) % 32))
+    x = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1).expand(1, 3, h + (-h) % 32, w + (-w) % 32).clone()
+    x[:, :, :h, :w] = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255.0
     with torch.no_grad():
         y = enc(x)[0]
     s = enc.stride
@@ -213,8 +213,9 @@ def test_synthetic_bag_through_lidar_node_voxel_output(tmp_path, encoders):
     for _, _, m in read_bag(tmp_path / "out"):
         pts = sweeps[stamp_ns(m)]
         xyz, rgb, f = cloud_features(m)
-        keys_out = np.floor(xyz / voxel).astype(np.int64)
-        keys_in = np.floor(pts[:, :3] / voxel).astype(np.int64)
+        # float64 division, as the encoders' voxelizer does (float32 moves points on a voxel face across it).
+        keys_out = np.floor(xyz.astype(np.float64) / voxel).astype(np.int64)
+        keys_in = np.floor(pts[:, :3].astype(np.float64) / voxel).astype(np.int64)
         assert len(np.unique(keys_out, axis=0)) == len(xyz) == len(np.unique(keys_in, axis=0)) < len(pts)
         ref = offline_lidar(encoders["lidar"], pts)
         row = {tuple(k): i for i, k in enumerate(keys_out)}

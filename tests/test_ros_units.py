@@ -12,9 +12,18 @@ import yaml
 
 from multimodal.ros_nodes.feature_colors import FixedPCA
 from multimodal.ros_nodes.latest_queue import LatestQueue
-from multimodal.ros_nodes.wire import cloud_features, feature_cloud, float_image, image_features, pack_rgb, typestore, unpack_rgb
+from multimodal.ros_nodes.wire import (
+    cloud_features,
+    feature_cloud,
+    float_image,
+    image_features,
+    pack_rgb,
+    typestore,
+    unpack_rgb,
+)
 
 ROS_DIR = Path(__file__).resolve().parents[1] / "ros_nodes"
+AMENT_DIR = ROS_DIR / "ament" / "multimodal_ros"  # the colcon package: folder = ROS package = Python package
 
 
 def test_latest_queue_keeps_the_newest_and_counts_drops():
@@ -113,8 +122,8 @@ def test_parameter_overrides_follow_ros_typing():
 def test_serve_picks_the_node_by_encoder_modality(tmp_path):
     import torch
 
-    from multimodal.models.registry import build_encoder
     from multimodal.export import EncoderFormatError, export_encoder
+    from multimodal.models.registry import build_encoder
     from multimodal.ros_nodes.serve import encoder_modality
 
     torch.manual_seed(0)
@@ -128,27 +137,32 @@ def test_serve_picks_the_node_by_encoder_modality(tmp_path):
 
 
 def test_ament_package_files_agree():
-    """package.xml, setup.py, the resource marker, the launch file and the parameter YAML name the same things."""
+    """Folder, package.xml, setup.py, the Python package, the resource marker, the launch file and the parameter
+    YAML name the same things, as ament_python expects; every executable reaches a real main() of the library."""
+    import importlib
     import xml.etree.ElementTree as ET
 
-    pkg = ET.parse(ROS_DIR / "package.xml").getroot()
+    pkg = ET.parse(AMENT_DIR / "package.xml").getroot()
     name = pkg.findtext("name")
-    assert name == "multimodal_ros" and pkg.find("export/build_type").text == "ament_python"
-    assert (ROS_DIR / "resource" / name).is_file()
-    setup_src = (ROS_DIR / "setup.py").read_text()
+    assert name == "multimodal_ros" == AMENT_DIR.name and pkg.find("export/build_type").text == "ament_python"
+    assert (AMENT_DIR / "resource" / name).is_file() and (AMENT_DIR / name / "__init__.py").is_file()
+    setup_src = (AMENT_DIR / "setup.py").read_text()
     assert f'PACKAGE = "{name}"' in setup_src
-    scripts = dict(s.split(" = ") for s in ast.literal_eval(
-        setup_src.split('"console_scripts": ', 1)[1].split("]}", 1)[0] + "]"))
-    for exe, target in scripts.items():  # every console script points at a real main()
+    assert f"install_scripts=$base/lib/{name}" in (AMENT_DIR / "setup.cfg").read_text()
+    tree = ast.parse((AMENT_DIR / name / "__init__.py").read_text())
+    table = next(n.value for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id == "EXECUTABLES")
+    executables = ast.literal_eval(table)
+    funcs = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    declared = ast.literal_eval(setup_src.split("EXECUTABLES = ", 1)[1].split("\n", 1)[0])
+    assert set(declared) == set(executables) <= funcs
+    for exe, target in executables.items():  # every executable points at a real main() of the library
         module, func = target.split(":")
-        assert (ROS_DIR / f"{module.split('.')[1]}.py").is_file() and f"def {func}(" in \
-            (ROS_DIR / f"{module.split('.')[1]}.py").read_text(), exe
-    assert f"install_scripts=$base/lib/{name}" in (ROS_DIR / "setup.cfg").read_text()
-    launch = (ROS_DIR / "launch" / "features.launch.py").read_text()
+        assert callable(getattr(importlib.import_module(module), func)), exe
+    launch = (AMENT_DIR / "launch" / "features.launch.py").read_text()
     ast.parse(launch)
     for exe in ("lidar_features", "camera_features", "audio_features"):
-        assert f'"{exe}"' in launch and exe in scripts
-    params = yaml.safe_load((ROS_DIR / "config" / "features.yaml").read_text())
+        assert f'"{exe}"' in launch and exe in executables
+    params = yaml.safe_load((AMENT_DIR / "config" / "features.yaml").read_text())
     assert set(params) == {"lidar_features", "camera_features", "audio_features"}
 
 
@@ -156,13 +170,13 @@ def test_parameter_yaml_lists_every_declared_parameter():
     """Every parameter a node declares is in config/features.yaml with a comment, and nothing else is."""
     import re
 
-    params = yaml.safe_load((ROS_DIR / "config" / "features.yaml").read_text())
+    params = yaml.safe_load((AMENT_DIR / "config" / "features.yaml").read_text())
     base = set(re.findall(r'self\._declare\("(\w+)"', (ROS_DIR / "feature_node.py").read_text()))
     for node, module in (("lidar_features", "lidar_node"), ("camera_features", "camera_node"),
                          ("audio_features", "audio_node")):
         own = set(re.findall(r'self\._declare\("(\w+)"', (ROS_DIR / f"{module}.py").read_text()))
         assert set(params[node]["ros__parameters"]) == base | own, node
-    for line in (ROS_DIR / "config" / "features.yaml").read_text().splitlines():
+    for line in (AMENT_DIR / "config" / "features.yaml").read_text().splitlines():
         if line.startswith("    ") and ":" in line:
             assert "#" in line, f"uncommented parameter: {line.strip()}"
 

@@ -7,10 +7,11 @@ reference) of at most 1e-5. The dense reference runs in float64, the sparse op i
 """
 from __future__ import annotations
 
-import multimodal.models.sparse as sp
 import pytest
 import torch
 import torch.nn.functional as F
+
+import multimodal.models.sparse as sp
 from multimodal.models.sparse.backends.native import NativeContext
 from multimodal.models.sparse.kernel_map import KernelMap, kernel_offsets
 

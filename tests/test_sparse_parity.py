@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 
-import multimodal.models.sparse as sp
 import numpy as np
 import pytest
 import torch
+
+import multimodal.models.sparse as sp
 from multimodal.models.lidar.minkunet import MinkUNet14
 from multimodal.models.sparse.backends.spconv import CPU_FORWARD_ENV
 

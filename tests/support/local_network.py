@@ -1,4 +1,5 @@
-"""Run ROS 2 processes in a private network namespace that has only loopback.
+"""Run ROS 2 processes in a private network namespace that has only loopback (test infrastructure: it lives
+in tests/support, not in the product's ROS package).
 
 Every test and benchmark that starts ROS processes goes through :class:`LocalNetwork`, so DDS discovery
 multicast never reaches a real interface: a holder process is started with ``unshare -n`` (a fresh network
