@@ -1,14 +1,18 @@
-"""Linear probe and few-shot episodes for per-point semantic segmentation on frozen features.
+"""The first linear probe and few-shot helpers (kept for callers of their API).
 
-A linear softmax classifier is trained on standardized features (full-batch L-BFGS, a convex problem:
-no learning-rate tuning, deterministic) and scored by mean IoU over the classes present in the test set.
+A linear softmax classifier (:func:`~multimodal.evaluation.protocols.linear.fit_linear`, full-batch L-BFGS)
+scored by mean IoU over the classes present in the test set. The evaluation of issue 11 (a fixed class list,
+held-out scenes) is :mod:`multimodal.evaluation.protocols`; prefer it.
 """
 from __future__ import annotations
 
 from typing import Optional, Sequence
 
 import numpy as np
-import torch
+
+from .protocols.linear import fit_linear, predict_linear
+
+__all__ = ["few_shot", "fit_linear", "linear_probe", "mean_iou", "predict_linear"]
 
 
 def mean_iou(pred: np.ndarray, target: np.ndarray, classes: Sequence[int]) -> tuple[float, dict[int, float]]:
@@ -20,31 +24,6 @@ def mean_iou(pred: np.ndarray, target: np.ndarray, classes: Sequence[int]) -> tu
         if union:
             ious[int(c)] = float(inter / union)
     return (float(np.mean(list(ious.values()))) if ious else 0.0), ious
-
-
-def fit_linear(x: np.ndarray, y: np.ndarray, num_classes: int, weight_decay: float = 1e-4,
-               iters: int = 100) -> tuple[torch.Tensor, torch.Tensor, np.ndarray, np.ndarray]:
-    """Softmax regression ``x (n, C) -> y (n,)``; returns ``(W, b, mean, std)`` of the standardization."""
-    mu, sd = x.mean(0), x.std(0) + 1e-6
-    xt = torch.from_numpy((x - mu) / sd).double()
-    yt = torch.from_numpy(y)
-    W = torch.zeros(x.shape[1], num_classes, dtype=torch.float64, requires_grad=True)
-    b = torch.zeros(num_classes, dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.LBFGS([W, b], max_iter=iters, line_search_fn="strong_wolfe")
-
-    def closure():
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(xt @ W + b, yt) + weight_decay * (W * W).sum()
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    return W.detach(), b.detach(), mu, sd
-
-
-def predict_linear(x: np.ndarray, model) -> np.ndarray:
-    W, b, mu, sd = model
-    return (torch.from_numpy((x - mu) / sd).double() @ W + b).argmax(1).numpy()
 
 
 def linear_probe(train: Sequence[tuple[np.ndarray, np.ndarray]], test: Sequence[tuple[np.ndarray, np.ndarray]],
