@@ -16,22 +16,27 @@ from ..classes import ClassList
 from ..metrics import SegmentationMeter
 from .common import FeatureFrames, cap_points, stack_frames
 
+MAX_SIMILARITIES = 1 << 26
+"""Entries of one batch's query-by-bank similarity matrix at most (float32: 256 MiB)."""
+
 
 @torch.no_grad()
 def knn_predict(bank: torch.Tensor, bank_labels: torch.Tensor, queries: torch.Tensor, num_classes: int, *,
                 k: int = 20, temperature: float = 0.07, batch: int = 4096) -> torch.Tensor:
     """Class ids ``(Q,) long`` of ``queries (Q, C)`` by a weighted vote of their ``k`` cosine-nearest rows
-    of ``bank (B, C)`` (labels ``bank_labels (B,) long`` in ``[0, num_classes)``); ``batch`` queries at a time."""
+    of ``bank (B, C)`` (labels ``bank_labels (B,) long`` in ``[0, num_classes)``); ``batch`` queries at a time,
+    fewer when a batch's ``(batch, B)`` similarity matrix would pass ``MAX_SIMILARITIES`` entries."""
     bank = F.normalize(bank.float(), dim=1)
     k = min(k, len(bank))
+    batch = max(1, min(batch, MAX_SIMILARITIES // max(1, len(bank))))
     out = []
     for i in range(0, len(queries), batch):
         q = F.normalize(queries[i:i + batch].float(), dim=1)
         sim, idx = (q @ bank.t()).topk(k, dim=1)
-        votes = torch.zeros(len(q), num_classes)
+        votes = torch.zeros(len(q), num_classes, device=q.device)
         votes.scatter_add_(1, bank_labels[idx], (sim / temperature).exp())
         out.append(votes.argmax(1))
-    return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
+    return torch.cat(out).cpu() if out else torch.zeros(0, dtype=torch.long)
 
 
 def evaluate(probe: FeatureFrames, test: FeatureFrames, classes: ClassList, *, seed: int = 0, k: int = 20,
