@@ -4,32 +4,33 @@ from __future__ import annotations
 import csv
 import os
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Sequence, Union
 
 import numpy as np
 
+from .eval_figures import FixedPCA, save_png
 
-def pca_rgb(features: np.ndarray, basis: Optional[tuple[np.ndarray, np.ndarray, np.ndarray]] = None
-            ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Colours ``(N, 3)`` in [0, 1] from the first three principal components of ``features (N, C)``.
 
-    Returns the colours and the ``(mean, components, (lo, hi))`` basis, so other features (another frame,
-    the random-init encoder) can be coloured in the same frame of reference.
+def pca_rgb(features: np.ndarray, basis: Union[FixedPCA, tuple[np.ndarray, np.ndarray, np.ndarray], None] = None
+            ) -> tuple[np.ndarray, Union[FixedPCA, tuple[np.ndarray, np.ndarray, np.ndarray]]]:
+    """Colours ``(N, 3) float32`` in [0, 1] from the first three principal components of ``features (N, C)``.
+
+    Fits :class:`~multimodal.viz.eval_figures.FixedPCA` (standardized channels, outliers trimmed, each component
+    scaled by its own 2nd/98th percentiles; see :func:`~multimodal.viz.eval_figures.robust_pca_rgb`). Returns the
+    colours and the fitted basis, so other features (another frame, the random-init encoder) can be coloured in
+    the same frame of reference by passing it back. A ``(mean, components, (lo, hi))`` tuple from an older
+    version is still accepted as ``basis``.
     """
-    x = features.astype(np.float64)
     if basis is None:
-        mu = x.mean(0)
-        _, _, vt = np.linalg.svd(x - mu, full_matrices=False)
-        comp = vt[:3]
-        proj = (x - mu) @ comp.T
-        lo, hi = np.percentile(proj, 2, axis=0), np.percentile(proj, 98, axis=0)
-        basis = (mu, comp, np.stack([lo, hi]))
+        basis = FixedPCA.fit(features)
+    if isinstance(basis, FixedPCA):
+        return basis.rgb(features), basis
     mu, comp, lohi = basis
-    proj = (x - mu) @ comp.T
+    proj = (np.asarray(features, dtype=np.float64) - mu) @ np.asarray(comp).T
     rgb = (proj - lohi[0]) / np.maximum(lohi[1] - lohi[0], 1e-9)
     if rgb.shape[1] < 3:
         rgb = np.pad(rgb, ((0, 0), (0, 3 - rgb.shape[1])), constant_values=0.5)
-    return np.clip(rgb, 0, 1), basis
+    return np.clip(rgb, 0, 1).astype(np.float32), basis
 
 
 def render_point_features(panels: Sequence[tuple[str, np.ndarray, np.ndarray]], out_png: str | os.PathLike,
@@ -88,13 +89,10 @@ def plot_training_curves(metrics_csv: str | os.PathLike, out_png: str | os.PathL
 
 
 def save_figure(fig, out_png: str | os.PathLike) -> Path:
-    """Save a matplotlib figure as PNG atomically (temporary file + rename) and close it."""
+    """Save a matplotlib figure as PNG atomically (unique temporary file + rename) and close it."""
     import matplotlib.pyplot as plt
 
-    out = Path(out_png)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, out)
-    return out
+    try:
+        return save_png(fig, out_png)
+    finally:
+        plt.close(fig)
