@@ -2,7 +2,7 @@
 
 ``torch.nn.SyncBatchNorm`` refuses CPU tensors, yet a DDP run should match a single-process run with the
 same global batch on any device. These layers all-reduce the per-channel count, sum and sum of squares
-(autograd-aware, so gradients flow through the global statistics) and normalize with them: the result
+(in float64; autograd-aware, so gradients flow through the global statistics) and normalize with them: the result
 equals batch norm over the concatenated batch of all processes.
 
 :func:`convert_batchnorm` switches every batch norm of a model in place, subclasses included (the sparse
@@ -26,11 +26,16 @@ def _synced_batch_norm(bn: nn.modules.batchnorm._BatchNorm, x: torch.Tensor) -> 
 
     C = x.shape[1]
     rows = x.transpose(0, 1).reshape(C, -1).t() if x.ndim > 2 else x  # (N * spatial, C)
-    n_local = torch.tensor([float(rows.shape[0])], device=x.device, dtype=x.dtype)
-    stats = all_reduce(torch.cat([n_local, rows.sum(0), (rows * rows).sum(0)]))  # differentiable sum
+    # One reduction of (count, sum, sum of squares), accumulated in float64: in float32, E[x^2] - E[x]^2
+    # cancels catastrophically for channels whose mean dwarfs their spread, and the backward through
+    # 1 / sqrt(var) amplifies that rounding. (PyTorch's CPU batch norm accumulates in float64 too.)
+    acc = rows.double()
+    n_local = torch.tensor([float(rows.shape[0])], device=x.device, dtype=torch.float64)
+    stats = all_reduce(torch.cat([n_local, acc.sum(0), (acc * acc).sum(0)]))  # differentiable sum
     n = stats[0]
-    mean = stats[1:1 + C] / n
-    var = (stats[1 + C:] / n - mean * mean).clamp_min(0)
+    mean64 = stats[1:1 + C] / n
+    var = (stats[1 + C:] / n - mean64 * mean64).clamp_min(0).to(x.dtype)
+    mean = mean64.to(x.dtype)
     if bn.track_running_stats:
         with torch.no_grad():
             bn.num_batches_tracked += 1
