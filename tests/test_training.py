@@ -2,6 +2,7 @@
 checkpoints, config and architecture errors. Runs the real CLI in subprocesses (CPU, gloo on loopback)."""
 from __future__ import annotations
 
+import csv
 import os
 import signal
 import socket
@@ -10,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -96,6 +98,13 @@ def test_sigkill_and_resume_equal_an_uninterrupted_run(tmp_path, demo_log):
     a, b = _weights(full), _weights(cut)
     for k in a:
         assert torch.equal(a[k], b[k]), f"{k} differs after resume from step {step}"
+    # The loss curve survives the kill and the resume: every step once, the same values as the uninterrupted run.
+    def losses(run):
+        with open(run / "logs" / "csv" / "metrics.csv", newline="") as f:
+            return [(int(r["step"]), float(r["loss"])) for r in csv.DictReader(f) if r.get("loss")]
+
+    assert [s for s, _ in losses(cut)] == list(range(12))
+    np.testing.assert_allclose([v for _, v in losses(cut)], [v for _, v in losses(full)], rtol=1e-6)
 
 
 def test_interrupted_checkpoint_write_keeps_the_last_good_one(tmp_path):

@@ -68,6 +68,7 @@ def train(cfg: ExperimentConfig, run_dir: str | os.PathLike, resume: bool = Fals
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
     from torch.utils.data import DataLoader
 
+    from . import metrics_history
     from .artifacts import export_encoders, load_weights
     from .checkpoint_io import AtomicCheckpointIO
     from .module import SSLModule
@@ -98,6 +99,10 @@ def train(cfg: ExperimentConfig, run_dir: str | os.PathLike, resume: bool = Fals
     start_step = 0
     if ckpt is not None:
         start_step = int(load_weights(module, ckpt).get("global_step", 0))
+    csv_dir = run_dir / "logs" / "csv"
+    rank0 = os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")) == "0"
+    if ckpt is not None and rank0:
+        metrics_history.set_aside(csv_dir, start_step)
     trainer = L.Trainer(
         max_steps=t.max_steps, accumulate_grad_batches=t.accumulate_grad_batches, precision=t.precision,
         accelerator=t.accelerator, devices=t.devices, num_nodes=t.num_nodes, strategy=t.strategy,
@@ -105,7 +110,9 @@ def train(cfg: ExperimentConfig, run_dir: str | os.PathLike, resume: bool = Fals
         default_root_dir=str(run_dir), enable_progress_bar=progress, enable_model_summary=False,
         plugins=[AtomicCheckpointIO()],
         logger=[TensorBoardLogger(str(run_dir / "logs"), name="", version="tb"),
-                CSVLogger(str(run_dir / "logs"), name="", version="csv")],
+                CSVLogger(str(run_dir / "logs"), name="", version="csv",
+                          # on disk with each log row, so a killed run's curve survives up to its checkpoint
+                          flush_logs_every_n_steps=t.log_every_n_steps)],
         callbacks=[ModelCheckpoint(dirpath=str(run_dir / "checkpoints"), every_n_train_steps=t.checkpoint_every_n_steps,
                                    save_last=True, save_top_k=0, enable_version_counter=False)],
     )
@@ -122,6 +129,7 @@ def train(cfg: ExperimentConfig, run_dir: str | os.PathLike, resume: bool = Fals
     trainer.fit(module, train_dataloaders=loader, ckpt_path=str(ckpt) if ckpt else None, weights_only=True)
     out = {m: run_dir / "encoders" / m for m in module.encoders}
     if trainer.global_rank == 0:
+        metrics_history.restore(csv_dir, start_step)
         out = export_encoders(module, run_dir / "encoders",
                               meta={"run": str(run_dir), "steps": int(trainer.global_step)})
     return out
