@@ -10,6 +10,7 @@ COMMANDS: dict[str, str] = {
     "inspect": "multimodal.commands.inspect",
     "train": "multimodal.commands.train",
     "export": "multimodal.commands.export",
+    "eval": "multimodal.commands.eval",
     "demo": "multimodal.commands.demo",
     "make-world": "multimodal.commands.make_world",
 }
