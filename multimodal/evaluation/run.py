@@ -105,11 +105,12 @@ def _protocol_kwargs(name: str, opts: EvalOptions) -> dict[str, Any]:
 
 
 def evaluate(encoder_dir: str | os.PathLike, data: str | os.PathLike, out: str | os.PathLike,
-             opts: EvalOptions = EvalOptions(), progress: Optional[Callable[[str], None]] = None) -> dict[str, Any]:
+             opts: Optional[EvalOptions] = None, progress: Optional[Callable[[str], None]] = None) -> dict[str, Any]:
     """Score ``encoder_dir`` (an exported LiDAR encoder) on the scenes of ``data``; returns the summary that is
     also written to ``out/summary.json`` (with ``report.md`` and the figures next to it)."""
     from ..export import load_encoder, read_encoder_config
 
+    opts = opts if opts is not None else EvalOptions()
     say = progress or (lambda _msg: None)
     unknown = [p for p in opts.protocols if p not in PROTOCOLS]
     if unknown:
