@@ -12,16 +12,8 @@ from multimodal.sensors.atomic import atomic_write
 
 from .classes import ClassList, LabelMapping
 from .features import extract_point_frames
+from .protocols.common import cap_points, stack_frames
 from .protocols.linear import fit_linear, predict_linear
-
-
-def _stack(frames: Sequence[tuple[np.ndarray, np.ndarray]], cap: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    x = np.concatenate([f for f, _ in frames])
-    y = np.concatenate([lab for _, lab in frames])
-    if len(y) > cap:
-        keep = np.random.default_rng(seed).choice(len(y), cap, replace=False)
-        x, y = x[keep], y[keep]
-    return x, y
 
 
 @torch.no_grad()
@@ -55,12 +47,13 @@ def write_figures(out: Path, summary: dict[str, Any], encoders: dict[str, nn.Mod
     except ValueError:
         camera = None
     colors = np.asarray(classes.colors, np.uint8)
-    pca = None
     for name, enc in encoders.items():
         f = enc(torch.from_numpy(pts), torch.zeros(len(pts), dtype=torch.long)).float().numpy()
-        x, y = _stack(feats[name][0], 200_000, opts.seed)
+        # the probe's own training points (the linear protocol's default cap and draw), so the picture shows
+        # the classifier its numbers come from
+        x, y = cap_points(*stack_frames(feats[name][0], "figures: probe frames"), 200_000,
+                          np.random.default_rng(opts.seed))
         pred = predict_linear(f, fit_linear(x, y, classes.num_classes))
-        pca = pca if pca is not None else FixedPCA.fit(f, seed=opts.seed)
         own = FixedPCA.fit(f, seed=opts.seed)  # each encoder's own colouring: shared axes mean nothing across nets
         files[f"segmentation_{name}"] = str(segmentation_figure(
             out / f"segmentation_{name}.png", xyz, gt, pred, f, classes.names, colors,

@@ -68,13 +68,14 @@ class _SceneFrames:
     frames: list[int]
 
 
-def _open(refs: Sequence[SceneRef], opts: EvalOptions) -> list[_SceneFrames]:
+def _open(refs: Sequence[SceneRef], opts: EvalOptions, opened: dict[str, _SceneFrames]) -> list[_SceneFrames]:
+    """The scenes ``refs`` opened once each (``opened`` keeps them by name: a nuScenes log loads its tables)."""
     extra = {"version": opts.version} if opts.version and refs and refs[0].format == "nuscenes" else {}
-    out = []
     for ref in refs:
-        log = ref.open(sensors=["lidar", "camera"], **extra)
-        out.append(_SceneFrames(ref, log, _frames(log, opts.frames_per_scene)))
-    return out
+        if ref.name not in opened:
+            log = ref.open(sensors=["lidar", "camera"], **extra)
+            opened[ref.name] = _SceneFrames(ref, log, _frames(log, opts.frames_per_scene))
+    return [opened[ref.name] for ref in refs]
 
 
 def _features(encoder: nn.Module, scenes: Sequence[_SceneFrames], mapping: LabelMapping, classes: ClassList,
@@ -122,12 +123,13 @@ def evaluate(encoder_dir: str | os.PathLike, data: str | os.PathLike, out: str |
         raise ValueError(f"{encoder_dir}: a {modality} encoder; `multimodal eval` scores LiDAR encoders "
                          f"(per-point segmentation) so far")
     scenes = list_scenes(data, version=opts.version)
+    opened: dict[str, _SceneFrames] = {}
     if scenes:  # no labels is the first thing to say (before "one scene cannot be split")
-        class_list_for_log(_open(scenes[:1], opts)[0].log, scenes[0].path)
+        first = _open(scenes[:1], opts, opened)[0]
+        classes, mapping = class_list_for_log(first.log, first.ref.path)
     split = split_scenes(scenes, probe=opts.probe_scenes, test=opts.test_scenes)
     say(f"scenes: probe {split.to_json()['probe_names']}, test {split.to_json()['test_names']}")
-    probe_scenes, test_scenes = _open(split.probe, opts), _open(split.test, opts)
-    classes, mapping = class_list_for_log(probe_scenes[0].log, probe_scenes[0].ref.path)
+    probe_scenes, test_scenes = _open(split.probe, opts, opened), _open(split.test, opts, opened)
 
     encoders = {"pretrained": encoder}
     if opts.random_init:
@@ -135,6 +137,7 @@ def evaluate(encoder_dir: str | os.PathLike, data: str | os.PathLike, out: str |
     results: dict[str, Any] = {}
     timing: dict[str, float] = {}
     feats_cache: dict[str, tuple] = {}
+    points: Optional[tuple] = None  # the scans fine-tuning trains on, read once for every encoder
     for enc_name, enc in encoders.items():
         results[enc_name] = {}
         t0 = time.perf_counter()
@@ -151,8 +154,9 @@ def evaluate(encoder_dir: str | os.PathLike, data: str | os.PathLike, out: str |
                 res = proto.fn(probe_f, test_f, classes, **_protocol_kwargs(name, opts))
             else:
                 ids = [f"{s.ref.name}:{i}" for s in probe_scenes for i in s.frames]  # the chosen frames, by name
-                res = proto.fn(enc, _points(probe_scenes, mapping, opts, 0), _points(test_scenes, mapping, opts, 1000),
-                               classes, frame_ids=ids, **_protocol_kwargs(name, opts))
+                if points is None:
+                    points = (_points(probe_scenes, mapping, opts, 0), _points(test_scenes, mapping, opts, 1000))
+                res = proto.fn(enc, *points, classes, frame_ids=ids, **_protocol_kwargs(name, opts))
             res["seconds"] = round(time.perf_counter() - t, 2)
             results[enc_name][name] = res
         timing[enc_name] = round(time.perf_counter() - t0, 2)

@@ -35,8 +35,12 @@ def _write(path: Path, rows: list[dict[str, str]]) -> None:
     atomic_write(path, write, mode="w")
 
 
+def _is_before(row: dict[str, str], step: int) -> bool:
+    return row.get("step", "") != "" and int(float(row["step"])) < step
+
+
 def _before(rows: list[dict[str, str]], step: int) -> list[dict[str, str]]:
-    return [r for r in rows if r.get("step", "") != "" and int(float(r["step"])) < step]
+    return [r for r in rows if _is_before(r, step)]
 
 
 def set_aside(csv_dir: Path, start_step: int) -> None:
@@ -55,6 +59,6 @@ def restore(csv_dir: Path, start_step: int) -> None:
     earlier = _read(backup)
     if not earlier:
         return
-    new = [r for r in _read(csv_dir / "metrics.csv") if not _before([r], start_step)]
+    new = [r for r in _read(csv_dir / "metrics.csv") if not _is_before(r, start_step)]
     _write(csv_dir / "metrics.csv", earlier + new)
     backup.unlink()
